@@ -1,0 +1,85 @@
+"""Build an Amaranth design with Verilator and run a cocotb test module on it.
+
+One build directory per design-parameter point: the Verilog, the Verilator
+objects, the results XML and (with ``WAVES=1``) the VCD all land there. The
+seed is passed explicitly and printed, so a failure can be replayed with
+``SEED=<n>``.
+"""
+
+import os
+import random
+from pathlib import Path
+
+from cocotb_tools.runner import get_results, get_runner
+
+from .toolchain import require_verilator
+
+__all__ = ["VERILATOR_WAIVERS", "run_cocotb", "test_seed"]
+
+#: Verilator warnings waived for Amaranth output, each with the reason.
+VERILATOR_WAIVERS = [
+    # Amaranth emits explicit-width arithmetic whose intermediate widths differ
+    # from the operands' (e.g. `a + b` one bit wider); the widths are intended.
+    "-Wno-WIDTHEXPAND",
+    "-Wno-WIDTHTRUNC",
+    # Amaranth keeps unused bits of wide intermediates and unused ports.
+    "-Wno-UNUSEDSIGNAL",
+    "-Wno-UNUSEDPARAM",
+    # Yosys-generated `always @*` blocks may share names that Verilator
+    # flags as case-inconsistent; harmless in generated code.
+    "-Wno-DECLFILENAME",
+    # Verilator's scheduler splits Amaranth's combinational blocks on its own.
+    "-Wno-UNOPTFLAT",
+    # Yosys emits `casez` with full don't-care default arms.
+    "-Wno-CASEINCOMPLETE",
+]
+
+
+def test_seed():
+    """The seed for this run: ``$SEED`` if set, otherwise a fresh random one."""
+    env = os.environ.get("SEED")
+    if env is not None:
+        return int(env)
+    return random.SystemRandom().randrange(1 << 31)
+
+
+def run_cocotb(*, verilog, toplevel, test_module, build_dir, extra_env=None, seed=None,
+               testcase=None):
+    """Build ``verilog`` (a path) and run ``test_module`` on ``toplevel``.
+
+    Raises :class:`AssertionError` if any cocotb test failed, naming the seed
+    and the build directory so the failure can be replayed and inspected.
+    """
+    require_verilator()
+    build_dir = Path(build_dir).resolve()
+    build_dir.mkdir(parents=True, exist_ok=True)
+    seed = test_seed() if seed is None else seed
+    waves = os.environ.get("WAVES", "0") == "1"
+    runner = get_runner("verilator")
+    runner.build(
+        sources=[Path(verilog)],
+        hdl_toplevel=toplevel,
+        build_dir=build_dir,
+        build_args=VERILATOR_WAIVERS + ["-O2", "--x-assign", "0", "--x-initial", "0"],
+        waves=waves,
+        timescale=("1ns", "1ps"),
+        log_file=build_dir / "build.log",
+    )
+    print(f"cocotb: {test_module} on {toplevel}, SEED={seed}, build dir {build_dir}")
+    results = runner.test(
+        test_module=test_module,
+        hdl_toplevel=toplevel,
+        build_dir=build_dir,
+        test_dir=build_dir,
+        seed=seed,
+        testcase=testcase,
+        extra_env={k: str(v) for k, v in (extra_env or {}).items()},
+        waves=waves,
+        log_file=build_dir / "sim.log",
+    )
+    total, failed = get_results(results)
+    if total == 0 or failed:
+        raise AssertionError(
+            f"{failed} of {total} cocotb test(s) failed in {test_module} "
+            f"(replay with SEED={seed}; log and waves in {build_dir})")
+    return seed
