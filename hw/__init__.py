@@ -1,0 +1,1 @@
+"""RTL generators (Amaranth HDL) for zeroskip's sparse engines."""
