@@ -1,0 +1,181 @@
+"""A small float MLP, trained and pruned in NumPy: where a compressed model starts.
+
+The demo (``make demo``) trains a bias-free ReLU MLP on scikit-learn's bundled
+handwritten-digits set (8x8 images, 10 classes; no download), then prunes it
+iteratively with short fine-tuning. Weights are stored as EIE lays a layer
+out, ``W`` of shape ``(outputs, inputs)`` with ``y = W @ x``. The layers have
+no bias because the EIE array computes ``y = requant(W @ x)``; a user's own
+weights with biases are rejected by the loaders with a message saying so.
+
+Floats are used here on purpose: training is upstream of quantization. The
+bit-exact path starts at :func:`sw_model.fixed.to_fixed`.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .fixed import check_int
+
+__all__ = ["Dataset", "load_digits_dataset", "Mlp", "train", "iterative_prune"]
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Features scaled to ``[0, 1]`` and integer labels, split into train and test."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+    @property
+    def n_features(self):
+        return self.x_train.shape[1]
+
+    @property
+    def n_classes(self):
+        return int(max(self.y_train.max(), self.y_test.max())) + 1
+
+
+def load_digits_dataset(*, test_fraction=0.25, seed=0):
+    """The digits set that ships inside scikit-learn, split with a fixed seed.
+
+    Pixel values 0..16 are scaled to ``[0, 1]``. The split is a seeded
+    permutation, stratified by class, so the same seed gives the same split.
+    """
+    from sklearn.datasets import load_digits
+
+    if not 0 < test_fraction < 1:
+        raise ValueError(f"test_fraction must be in (0, 1), not {test_fraction!r}")
+    digits = load_digits()
+    x = digits.data.astype(np.float64) / 16.0
+    y = digits.target.astype(np.int64)
+    rng = np.random.default_rng(seed)
+    test = np.zeros(len(y), dtype=bool)
+    for label in np.unique(y):
+        where = rng.permutation(np.flatnonzero(y == label))
+        test[where[: int(round(len(where) * test_fraction))]] = True
+    return Dataset(x[~test], y[~test], x[test], y[test])
+
+
+@dataclass
+class Mlp:
+    """A bias-free MLP: ReLU after every layer but the last (which gives logits)."""
+
+    weights: list
+    masks: list = field(default=None)
+
+    def __post_init__(self):
+        if self.masks is None:
+            self.masks = [np.ones_like(w, dtype=bool) for w in self.weights]
+
+    @classmethod
+    def init(cls, sizes, *, seed=0):
+        """He-initialised weights for layer sizes ``(inputs, hidden..., outputs)``."""
+        if len(sizes) < 2:
+            raise ValueError(f"sizes must name at least inputs and outputs, not {sizes!r}")
+        for i, size in enumerate(sizes):
+            check_int(f"sizes[{i}]", size, lo=1)
+        rng = np.random.default_rng(seed)
+        weights = [rng.normal(0.0, np.sqrt(2.0 / n_in), size=(n_out, n_in))
+                   for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True)]
+        return cls(weights)
+
+    def forward(self, x):
+        """Logits for a batch ``x`` of shape ``(batch, inputs)``, and the activations."""
+        acts = [x]
+        h = x
+        for i, w in enumerate(self.weights):
+            h = h @ w.T
+            if i < len(self.weights) - 1:
+                h = np.maximum(h, 0.0)
+            acts.append(h)
+        return h, acts
+
+    def predict(self, x):
+        return np.argmax(self.forward(x)[0], axis=1)
+
+    def accuracy(self, x, y):
+        return float(np.mean(self.predict(x) == y))
+
+    @property
+    def density(self):
+        """Fraction of nonzero weights over all layers."""
+        nnz = sum(int(np.count_nonzero(w)) for w in self.weights)
+        return nnz / sum(w.size for w in self.weights)
+
+
+def train(mlp, data, *, epochs, lr=3e-3, batch=64, seed=0, progress=None):
+    """Train ``mlp`` in place with Adam on softmax cross-entropy.
+
+    Pruned weights (``mlp.masks`` false) stay exactly zero: their gradients and
+    Adam moments are masked. ``progress(epoch, loss)`` is called after each
+    epoch when given.
+    """
+    check_int("epochs", epochs, lo=0)
+    rng = np.random.default_rng(seed)
+    m = [np.zeros_like(w) for w in mlp.weights]
+    v = [np.zeros_like(w) for w in mlp.weights]
+    beta1, beta2, eps = 0.9, 0.999, 1e-8
+    step = 0
+    n = len(data.y_train)
+    for epoch in range(epochs):
+        order = rng.permutation(n)
+        total = 0.0
+        for start in range(0, n, batch):
+            idx = order[start:start + batch]
+            x, y = data.x_train[idx], data.y_train[idx]
+            logits, acts = mlp.forward(x)
+            logits = logits - logits.max(axis=1, keepdims=True)
+            p = np.exp(logits)
+            p /= p.sum(axis=1, keepdims=True)
+            total += -np.log(p[np.arange(len(y)), y] + 1e-12).sum()
+            grad = p
+            grad[np.arange(len(y)), y] -= 1.0
+            grad /= len(y)
+            step += 1
+            for i in reversed(range(len(mlp.weights))):
+                g_w = grad.T @ acts[i]
+                if i > 0:
+                    grad = (grad @ mlp.weights[i]) * (acts[i] > 0)
+                g_w *= mlp.masks[i]
+                m[i] = beta1 * m[i] + (1 - beta1) * g_w
+                v[i] = beta2 * v[i] + (1 - beta2) * g_w * g_w
+                m_hat = m[i] / (1 - beta1 ** step)
+                v_hat = v[i] / (1 - beta2 ** step)
+                mlp.weights[i] -= lr * m_hat / (np.sqrt(v_hat) + eps)
+                mlp.weights[i] *= mlp.masks[i]
+        if progress is not None:
+            progress(epoch, total / n)
+    return mlp
+
+
+def iterative_prune(mlp, data, *, schedule, prune, finetune_epochs, lr=1e-3, seed=0,
+                    progress=None):
+    """Iterative magnitude pruning with fine-tuning after every step.
+
+    ``schedule`` is a sequence of decreasing target densities; ``prune(w,
+    density)`` returns the pruned copy of one layer's weights (e.g.
+    :func:`sw_model.prune.prune_magnitude`). Returns the history as a list of
+    ``(density, test accuracy after fine-tuning)``, the curve a user reads to
+    choose a density.
+    """
+    history = []
+    previous = 1.0
+    for step, density in enumerate(schedule):
+        if not 0 < density <= previous:
+            raise ValueError(
+                f"schedule must hold decreasing densities in (0, 1], but step {step} is "
+                f"{density!r} after {previous!r}")
+        previous = density
+        for i, w in enumerate(mlp.weights):
+            pruned = np.asarray(prune(w, density), dtype=np.float64)
+            mlp.weights[i] = pruned
+            mlp.masks[i] = pruned != 0
+        train(mlp, data, epochs=finetune_epochs, lr=lr, seed=seed + step + 1)
+        acc = mlp.accuracy(data.x_test, data.y_test)
+        history.append((density, acc))
+        if progress is not None:
+            progress(step, density, acc)
+    return history
