@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from amaranth.back import verilog
+from amaranth.hdl import Value
 from amaranth.lib import wiring
 
 __all__ = ["Design", "ENGINE_PACKAGES", "configs", "build", "port_list", "generate"]
@@ -65,7 +66,7 @@ def port_list(top):
         ports.append({
             "name": name,
             "direction": "input" if member.flow == wiring.In else "output",
-            "width": len(value),
+            "width": len(Value.cast(value)),
         })
     return ports
 

