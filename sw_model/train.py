@@ -155,9 +155,9 @@ def iterative_prune(mlp, data, *, schedule, prune, finetune_epochs, lr=1e-3, see
                     progress=None):
     """Iterative magnitude pruning with fine-tuning after every step.
 
-    ``schedule`` is a sequence of decreasing target densities; ``prune(w,
-    density)`` returns the pruned copy of one layer's weights (e.g.
-    :func:`sw_model.prune.prune_magnitude`). Returns the history as a list of
+    ``schedule`` is a sequence of decreasing target densities; ``prune(layer,
+    w, density)`` returns the pruned copy of layer number ``layer``'s weights
+    (e.g. by :func:`sw_model.prune.prune_magnitude`). Returns the history as a list of
     ``(density, test accuracy after fine-tuning)``, the curve a user reads to
     choose a density.
     """
@@ -170,7 +170,7 @@ def iterative_prune(mlp, data, *, schedule, prune, finetune_epochs, lr=1e-3, see
                 f"{density!r} after {previous!r}")
         previous = density
         for i, w in enumerate(mlp.weights):
-            pruned = np.asarray(prune(w, density), dtype=np.float64)
+            pruned = np.asarray(prune(i, w, density), dtype=np.float64)
             mlp.weights[i] = pruned
             mlp.masks[i] = pruned != 0
         train(mlp, data, epochs=finetune_epochs, lr=lr, seed=seed + step + 1)
