@@ -625,7 +625,8 @@ def format_report(report):
     lines = [
         "# zeroskip demo report", "",
         f"Model: {model['source']}, layers {' -> '.join(map(str, model['sizes']))}, "
-        f"{model['test_images']} test images ({model['rtl_images']} through the RTL). EIE array: {report['config']['n_pe']} PEs, "
+        f"{model['test_images']} test images ({model['rtl_images']} through the RTL). "
+        f"EIE array: {report['config']['n_pe']} PEs, "
         f"queue depth {report['config']['queue_depth']}.", "",
         "| accuracy | |", "|---|---:|",
         f"| dense float | {_pct(acc['dense_float'])} |",
