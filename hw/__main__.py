@@ -15,7 +15,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m hw", description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="+", metavar="NAME",
                         help="configuration name(s), 'all', or 'list'")
-    parser.add_argument("--out", default="build/verilog", help="output folder (default %(default)s)")
+    parser.add_argument("--out", default="build/verilog",
+                        help="output folder (default %(default)s)")
     args = parser.parse_args(argv)
     table = configs()
     if args.names == ["list"]:

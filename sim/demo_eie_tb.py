@@ -17,8 +17,7 @@ import cocotb
 import numpy as np
 
 from hw.eie.program import Op
-from sim.tb_eie import TB
-from sim.tb_eie import _signed16 as signed16
+from sim.tb_eie import TB, signed16
 from sw_model.config import EieConfig
 
 

@@ -48,7 +48,8 @@ def _unpack(fields, word, name):
     return (word >> offset) & ((1 << width) - 1)
 
 
-def _signed16(x):
+def signed16(x):
+    """The signed value of a 16-bit two's-complement field."""
     return x - (1 << 16) if x & 0x8000 else x
 
 
@@ -132,7 +133,7 @@ async def run_job(tb, job, timing, log):
     tb.send(Op.READ_COUNTER, addr=Counter.CYCLES)
 
     cycles = await tb.response(Op.RUN)
-    outs = np.array([_signed16(await tb.response(Op.READ_ACT)) for _ in out_cmds],
+    outs = np.array([signed16(await tb.response(Op.READ_ACT)) for _ in out_cmds],
                     dtype=np.int64)
     busy, stall = [], []
     for _ in range(cfg.n_pe):
