@@ -23,6 +23,7 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import argparse  # noqa: E402
+import dataclasses  # noqa: E402
 import json  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -35,7 +36,7 @@ import numpy as np  # noqa: E402
 from sw_model.codebook import share_weights  # noqa: E402
 from sw_model.config import EieConfig  # noqa: E402
 from sw_model.eie_cycles import chain_cycles  # noqa: E402
-from sw_model.eie_format import encode  # noqa: E402
+from sw_model.eie_format import encode, memory_layout  # noqa: E402
 from sw_model.eie_model import eie_chain  # noqa: E402
 from sw_model.fixed import to_fixed  # noqa: E402
 from sw_model.prune import prune_magnitude, prune_nm  # noqa: E402
@@ -193,21 +194,20 @@ def pruning_schedule(density, steps=7, start=0.6):
 def eie_config_for(layers, *, n_pe, queue_depth):
     """The smallest :class:`EieConfig` (power-of-two depths) that holds ``layers``.
 
-    Layers start at word boundaries in the matrix memory and at even addresses
-    in the pointer memory, as :func:`sw_model.eie_format.memory_layout` lays
-    them out.
+    The sizes come from :func:`sw_model.eie_format.memory_layout`, the layout
+    the array uses, so its alignment rules are stated in one place only.
     """
     def pow2(x):
         return 1 << max(0, int(x) - 1).bit_length()
+    base = EieConfig(n_pe=n_pe, queue_depth=queue_depth,
+                     entries_per_word=layers[0][0].entries_per_word, max_layers=len(layers))
+    last = memory_layout(layers, base)[-1]
+    words = np.asarray(last["matrix_base"]) + np.asarray(last["matrix_words"])
     max_dim = max(max(layer.n_rows, layer.n_cols) for layer, _ in layers)
-    words = np.zeros(n_pe, dtype=np.int64)
-    ptrs = 0
-    for layer, _ in layers:
-        words += -(-layer.n_entries // 8)
-        ptrs += (layer.n_cols + 2) // 2 * 2
-    return EieConfig(n_pe=n_pe, queue_depth=queue_depth, entries_per_word=8,
-                     act_depth=pow2(-(-max_dim // n_pe)), ptr_depth=pow2(ptrs),
-                     matrix_depth=pow2(max(1, int(words.max()))), max_layers=len(layers))
+    return dataclasses.replace(
+        base, act_depth=pow2(-(-max_dim // n_pe)),
+        ptr_depth=pow2(last["ptr_base"] + last["ptr_len"]),
+        matrix_depth=pow2(max(1, int(words.max()))))
 
 
 def compress(weights, *, n_pe, w_frac_bits):

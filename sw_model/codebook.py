@@ -28,6 +28,7 @@ import numpy as np
 
 from .eie_format import CODEBOOK_SIZE
 from .fixed import W_BITS, check_int, from_fixed, to_fixed
+from .prune import check_weights
 
 __all__ = ["share_weights", "kmeans_1d"]
 
@@ -99,15 +100,7 @@ def share_weights(w, *, n_clusters=15, w_frac_bits=12, iterations=300):
         ``iterations``, ``converged``, ``distinct`` (distinct nonzero values of
         ``w``) and ``centroids`` (the float centroids before quantization).
     """
-    arr = np.asarray(w)
-    if arr.dtype == np.bool_ or not (np.issubdtype(arr.dtype, np.integer)
-                                     or np.issubdtype(arr.dtype, np.floating)):
-        raise TypeError(f"w must be a real-valued array, not an array of dtype {arr.dtype}")
-    if arr.ndim != 2:
-        raise ValueError(f"w must be a 2-D matrix, not shape {arr.shape}")
-    w = arr.astype(np.float64)
-    if not np.all(np.isfinite(w)):
-        raise ValueError("w must hold only finite values")
+    w = check_weights(w)
     n_clusters = check_int("n_clusters", n_clusters, lo=1, hi=CODEBOOK_SIZE - 1)
     w_frac_bits = check_int("w_frac_bits", w_frac_bits, lo=0, hi=W_BITS - 1)
     iterations = check_int("iterations", iterations, lo=1)

@@ -26,10 +26,11 @@ import numpy as np
 
 from .fixed import check_int
 
-__all__ = ["density", "prune_magnitude", "prune_nm", "prune_balanced"]
+__all__ = ["check_weights", "density", "prune_magnitude", "prune_nm", "prune_balanced"]
 
 
-def _check_weights(w):
+def check_weights(w):
+    """Validate a real-valued 2-D weight matrix; return it as ``float64``."""
     arr = np.asarray(w)
     if arr.dtype == np.bool_ or not (np.issubdtype(arr.dtype, np.integer)
                                      or np.issubdtype(arr.dtype, np.floating)):
@@ -78,7 +79,7 @@ def prune_magnitude(w, density, *, scope="global"):
     whole matrix; ``scope="row"`` keeps ``floor(density * n_cols + 0.5)`` of
     every row.
     """
-    w = _check_weights(w)
+    w = check_weights(w)
     density = _check_density(density)
     if scope == "global":
         ranks = _rank(np.abs(w).ravel(), axis=0).reshape(w.shape)
@@ -97,7 +98,7 @@ def prune_nm(w, n=2, m=4):
     starting at column 0; ``m`` must be a power of two, ``1 <= n <= m`` and the
     number of columns a multiple of ``m``.
     """
-    w = _check_weights(w)
+    w = check_weights(w)
     m = check_int("m", m, lo=1)
     if m & (m - 1):
         raise ValueError(f"m must be a power of two, not {m!r}")
@@ -129,7 +130,7 @@ def prune_balanced(w, density, *, n_pe, mode="pe"):
     all of theirs (the count is clipped to the slice size), and the achieved
     density is a little below ``density``. PEs without rows keep nothing.
     """
-    w = _check_weights(w)
+    w = check_weights(w)
     density = _check_density(density)
     n_pe = check_int("n_pe", n_pe, lo=1)
     if mode not in ("pe", "column"):

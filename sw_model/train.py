@@ -161,7 +161,6 @@ def iterative_prune(mlp, data, *, schedule, prune, finetune_epochs, lr=1e-3, see
     ``(density, test accuracy after fine-tuning)``, the curve a user reads to
     choose a density.
     """
-    history = []
     previous = 1.0
     for step, density in enumerate(schedule):
         if not 0 < density <= previous:
@@ -169,6 +168,8 @@ def iterative_prune(mlp, data, *, schedule, prune, finetune_epochs, lr=1e-3, see
                 f"schedule must hold decreasing densities in (0, 1], but step {step} is "
                 f"{density!r} after {previous!r}")
         previous = density
+    history = []
+    for step, density in enumerate(schedule):
         for i, w in enumerate(mlp.weights):
             pruned = np.asarray(prune(i, w, density), dtype=np.float64)
             mlp.weights[i] = pruned

@@ -96,3 +96,14 @@ def test_load_weights_not_npz(tmp_path):
 def test_demo_cli_bad_options(capsys):
     assert main(["--density", "1.5", "--out", "/nonexistent/never"]) == 2
     assert "density must be in (0, 1], not 1.5" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"density": 0.0}, "density must be in (0, 1], not 0.0"),
+    ({"n_pe": 0}, "n_pe must be a positive integer, not 0"),
+    ({"queue_depth": 0}, "queue_depth must be a positive integer, not 0"),
+    ({"images": -1}, "images must be 0 (all) or positive, not -1"),
+])
+def test_demo_options_errors(fields, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        DemoOptions(**fields)
