@@ -14,6 +14,10 @@ CONFIG  ?= eie-4pe
 TARGET  ?= ecp5-25f
 OUT     ?= build
 JOBS    ?= 2
+# Extra options of the zeroskip subcommand a target runs, e.g.
+#   make demo ARGS="--pe 4 --images 50 --no-synth"
+ARGS    ?=
+ZS      := $(VENV)/bin/zeroskip
 
 .PHONY: all venv test test-slow lint verilog synth demo bench clean distclean
 
@@ -36,23 +40,24 @@ test-slow: $(STAMP)
 	$(PY) -m pytest -n $(JOBS) --dist loadgroup -m slow
 
 lint: $(STAMP)
-	$(PY) -m ruff check hw sw_model sim synth tests
+	$(PY) -m ruff check hw sw_model sim synth zeroskip tests
 
 ## verilog: deterministic Verilog and JSON side-cars for the named configurations
 verilog: $(STAMP)
-	$(PY) -m hw all --out $(OUT)/verilog
+	$(ZS) verilog all --out $(OUT)/verilog $(ARGS)
 
-## synth: FPGA synthesis of CONFIG for TARGET (see synth/README or docs/synth.md)
+## synth: FPGA synthesis of CONFIG for TARGET (see docs/synth.md)
 synth: $(STAMP)
-	$(PY) -m synth --config $(CONFIG) --target $(TARGET) --out $(OUT)/synth
+	$(ZS) synth --config $(CONFIG) --target $(TARGET) --out $(OUT)/synth $(ARGS)
 
 ## demo: the main job, a pruned network run through the generated RTL
 demo: $(STAMP)
-	$(PY) -m sim.demo --out $(OUT)/demo
+	$(ZS) demo --out $(OUT)/demo $(ARGS)
 
-## bench: golden-model benchmark (tables in docs/)
+## bench: the quick benchmarks (golden model, cycle model); prints their tables
 bench: $(STAMP)
-	$(PY) -m sw_model.bench
+	$(ZS) bench sw-model $(ARGS)
+	$(ZS) bench eie-cycles $(ARGS)
 
 clean:
 	rm -rf $(OUT) .pytest_cache .hypothesis

@@ -1,27 +1,57 @@
-"""Stimulus sets for the EIE testbench: chains of encoded layers and their inputs.
+"""EIE jobs: chains of encoded layers with their input vectors, made and stored by the caller.
 
-Each set is a list of :class:`Job` built for one :class:`~sw_model.config.EieConfig`
-from a NumPy generator, so a seed reproduces it. The testbench loads each job
-through the host port, runs it and compares against the golden model.
+A :class:`Job` is built outside the simulator (by a test from a seed, by the
+flow from a user's network) and written with :func:`save_jobs`; the testbench
+reads exactly those layers and vectors back with :func:`load_jobs`. The stimulus
+sets here are lists of jobs for one :class:`~sw_model.config.EieConfig` from a
+NumPy generator, so a seed reproduces them.
 """
 
 from dataclasses import dataclass
 
 import numpy as np
 
-from sw_model.eie_format import encode
+from sw_model.eie_format import encode, layers_from_arrays, layers_to_arrays
 from sw_model.fixed import int_range
 
-__all__ = ["Job", "STIMULUS_SETS", "build_jobs"]
+__all__ = ["Job", "STIMULUS_SETS", "build_jobs", "save_jobs", "load_jobs"]
 
 
 @dataclass
 class Job:
-    """One run: ``layers`` is a list of ``(EieLayer, relu)``, ``acts`` the input."""
+    """``layers`` (a list of ``(EieLayer, relu)``) run on each row of ``acts``.
+
+    ``acts`` is ``(vectors, inputs)``; a single vector is taken as one row.
+    """
 
     name: str
     layers: list
     acts: np.ndarray
+
+    def __post_init__(self):
+        self.acts = np.atleast_2d(np.asarray(self.acts, dtype=np.int64))
+
+
+def save_jobs(path, jobs, *, load):
+    """Write ``jobs`` to ``path`` (``.npz``, no pickles) for a testbench.
+
+    ``load`` says whether the testbench loads each job's layers through the
+    host port (``False``: they are baked into the design).
+    """
+    arrays = {"jobs": np.array(len(jobs)), "load": np.array(bool(load))}
+    for k, job in enumerate(jobs):
+        arrays[f"job{k}_name"] = np.array(job.name)
+        arrays[f"job{k}_acts"] = job.acts
+        arrays.update(layers_to_arrays(job.layers, prefix=f"job{k}_"))
+    np.savez(path, **arrays)
+
+
+def load_jobs(data):
+    """The ``(jobs, load)`` that :func:`save_jobs` wrote, from an opened ``.npz``."""
+    jobs = [Job(str(data[f"job{k}_name"]), layers_from_arrays(data, prefix=f"job{k}_"),
+                data[f"job{k}_acts"])
+            for k in range(int(data["jobs"]))]
+    return jobs, bool(data["load"])
 
 
 def _codebook(rng, *, extreme=False):
@@ -52,8 +82,7 @@ def _acts(rng, n_in, density, *, extreme=False):
 
 def _layer(rng, config, n_out, n_in, density, *, extreme=False):
     idx = _indices(rng, n_out, n_in, density)
-    return encode(idx, _codebook(rng, extreme=extreme), n_pe=config.n_pe,
-                  entries_per_word=config.entries_per_word)
+    return encode(idx, _codebook(rng, extreme=extreme), config=config)
 
 
 def _dims(rng, config, lo_rows=1):
@@ -87,8 +116,7 @@ def _special(rng, config):
     idx = _indices(rng, n_out, n_in, 0.7)
     idx[rng.random(n_out) < 0.4, :] = 0
     idx[:, rng.random(n_in) < 0.4] = 0
-    layer = encode(idx, _codebook(rng), n_pe=config.n_pe,
-                   entries_per_word=config.entries_per_word)
+    layer = encode(idx, _codebook(rng), config=config)
     jobs.append(Job("zero_rows_cols", [(layer, False)], _acts(rng, n_in, 0.8)))
     # Zero runs longer than 15 local rows force padding entries.
     n_out = min(config.max_dim, 40 * config.n_pe)
@@ -98,8 +126,7 @@ def _special(rng, config):
         rows = rng.choice(n_out, size=min(n_out, 2), replace=False)
         idx[rows, j] = rng.integers(1, 16, size=rows.shape[0])
     idx[n_out - 1, 0] = 7
-    layer = encode(idx, _codebook(rng), n_pe=config.n_pe,
-                   entries_per_word=config.entries_per_word)
+    layer = encode(idx, _codebook(rng), config=config)
     jobs.append(Job("padding", [(layer, False)], _acts(rng, n_in, 1.0)))
     # Extreme weights and activations: outputs saturate both ways.
     n_out, n_in = _dims(rng, config)

@@ -1,15 +1,11 @@
-"""Stimulus for the N:M benches: random N:M-sparse layers and activation vectors.
-
-Shared by the cocotb testbench and the pytest side that builds a tile with
-elaboration-time weights, so both rebuild the same layer from a seed.
-"""
+"""Stimulus for the N:M benches: random N:M-sparse layers and activation vectors."""
 
 import numpy as np
 
 from sw_model.fixed import int_range
 from sw_model.nm_format import check_nm
 
-__all__ = ["random_nm_matrix", "random_acts", "init_layer", "init_image"]
+__all__ = ["random_nm_matrix", "random_acts"]
 
 
 def random_nm_matrix(rng, rows, k, n, m, bits, *, density=1.0):
@@ -40,18 +36,3 @@ def random_acts(rng, k, bits, *, extreme=0.0):
     ends = rng.random(k) < extreme
     x[ends] = rng.choice([lo, hi], size=int(ends.sum()))
     return x
-
-
-def init_layer(mac, *, seed, rows, k, density):
-    """The random layer a tile's memories are initialised with (rebuilt from its seed)."""
-    return random_nm_matrix(np.random.default_rng(seed), rows, k, mac.n, mac.m, mac.w_bits,
-                            density=density)
-
-
-def init_image(config, *, seed, rows, k, density=0.8):
-    """Weight image of :func:`init_layer` for ``config`` and the side-car entry naming it."""
-    from hw.sparse_nm import tile_weights_from_dense
-
-    spec = {"seed": seed, "rows": rows, "k": k, "density": density}
-    w = init_layer(config.mac, **spec)
-    return tile_weights_from_dense(w, config), {"init_layer": spec}

@@ -1,8 +1,13 @@
-"""Build an Amaranth design with Verilator and run a cocotb test module on it.
+"""Build a written design with Verilator and run a cocotb test module on it.
 
-One build directory per design-parameter point: the Verilog, the Verilator
-objects, the results XML and (with ``WAVES=1``) the VCD all land there. The
-seed is passed explicitly and printed, so a failure can be replayed with
+A design reaches the simulator only as the files :meth:`hw.generate.Design.write`
+made: the Verilog and the JSON side-car. The testbench finds three paths in its
+environment, never a configuration: ``ZEROSKIP_SIDECAR`` (the side-car, read
+back with :func:`sim.streams.load_design`), ``ZEROSKIP_DATA`` (an ``.npz`` of
+layers and vectors the caller wrote) and ``ZEROSKIP_OUT`` (where it writes its
+measurements). One build directory per design-parameter point: the Verilator
+objects, the results XML and (with ``WAVES=1``) the VCD land there. The seed is
+passed explicitly and named in every failure, so a run can be replayed with
 ``SEED=<n>``.
 """
 
@@ -14,7 +19,12 @@ from cocotb_tools.runner import get_results, get_runner
 
 from .toolchain import require_verilator
 
-__all__ = ["VERILATOR_WAIVERS", "run_cocotb", "test_seed"]
+__all__ = ["VERILATOR_WAIVERS", "ENV_SIDECAR", "ENV_DATA", "ENV_OUT", "run_cocotb", "test_seed"]
+
+#: Environment variables that carry the three paths to a testbench.
+ENV_SIDECAR = "ZEROSKIP_SIDECAR"
+ENV_DATA = "ZEROSKIP_DATA"
+ENV_OUT = "ZEROSKIP_OUT"
 
 #: Verilator warnings waived for Amaranth output, each with the reason.
 VERILATOR_WAIVERS = [
@@ -62,19 +72,25 @@ def _build(runner, verilog, toplevel, build_dir, waves):
     )
 
 
-def run_cocotb(*, verilog, toplevel, test_module, build_dir, extra_env=None, seed=None,
-               testcase=None, cxx_opt="-O0"):
-    """Build ``verilog`` (a path) and run ``test_module`` on ``toplevel``.
+def run_cocotb(*, sidecar, test_module, build_dir, data=None, out=None, seed=None,
+               testcase=None, cxx_opt="-O0", announce=True):
+    """Build the design of ``sidecar`` (a path) and run ``test_module`` on it.
 
-    ``cxx_opt`` is the C++ optimisation of the Verilated model. The default
-    ``-O0`` compiles about three times faster than Verilator's ``-Os``, which
-    is what a regression of many small simulations wants; long simulations
-    (benchmarks, the demo) pass ``"-Os"`` or ``"-O2"``.
+    ``data`` and ``out`` are the paths of the testbench's input and output
+    files (``None`` when it has none). ``cxx_opt`` is the C++ optimisation of
+    the Verilated model: the default ``-O0`` compiles about three times faster
+    than Verilator's ``-Os``, which is what a regression of many small
+    simulations wants; long simulations pass ``"-Os"``. ``announce`` prints one
+    line naming the run (test module, design, seed, build directory).
 
     Raises :class:`AssertionError` if any cocotb test failed, naming the seed
     and the build directory so the failure can be replayed and inspected.
     """
+    from hw.generate import load_sidecar
+
     require_verilator()
+    sidecar = Path(sidecar).resolve()
+    design = load_sidecar(sidecar)
     build_dir = Path(build_dir).resolve()
     build_dir.mkdir(parents=True, exist_ok=True)
     seed = test_seed() if seed is None else seed
@@ -86,22 +102,25 @@ def run_cocotb(*, verilog, toplevel, test_module, build_dir, extra_env=None, see
     os.environ["MAKEFLAGS"] = " ".join(
         filter(None, [makeflags, f"OPT_FAST={cxx_opt}", f"OPT_GLOBAL={cxx_opt}"]))
     try:
-        _build(runner, verilog, toplevel, build_dir, waves)
+        _build(runner, design.verilog, design.toplevel, build_dir, waves)
     finally:
         if makeflags is None:
             del os.environ["MAKEFLAGS"]
         else:
             os.environ["MAKEFLAGS"] = makeflags
-    print(f"cocotb: {test_module} on {toplevel}, SEED={seed}, build dir {build_dir}")
+    if announce:
+        print(f"cocotb: {test_module} on {design.name}, SEED={seed}, build dir {build_dir}",
+              flush=True)
+    paths = {ENV_SIDECAR: sidecar, ENV_DATA: data, ENV_OUT: out}
     try:
         results = runner.test(
             test_module=test_module,
-            hdl_toplevel=toplevel,
+            hdl_toplevel=design.toplevel,
             build_dir=build_dir,
             test_dir=build_dir,
             seed=seed,
             testcase=testcase,
-            extra_env={k: str(v) for k, v in (extra_env or {}).items()},
+            extra_env={k: str(Path(v).resolve()) for k, v in paths.items() if v is not None},
             waves=waves,
             log_file=build_dir / "sim.log",
         )

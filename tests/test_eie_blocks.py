@@ -10,11 +10,9 @@ from amaranth.sim import Simulator
 
 from hw.eie.array import EieArray
 from hw.eie.blocks import ActQueue, ArithUnit, Lnzd, PtrRead, WeightDecoder, item_layout
-from hw.eie.program import Counter, EieProgram, Op
+from hw.eie.program import EieProgram
 from sw_model.config import EieConfig
-from sw_model.eie_cycles import layer_cycles
 from sw_model.eie_format import encode
-from sw_model.eie_model import eie_layer
 from sw_model.fixed import wrap
 from sw_model.layers import random_layer
 
@@ -216,7 +214,7 @@ def test_array_parameter_errors():
     with pytest.raises(TypeError, match=r"^config must be an EieConfig, not 'x'$"):
         EieArray(config="x")
     idx, cb, _ = random_layer(10, 6, 0.5, 1.0, seed=1)
-    layer = encode(idx, cb, n_pe=4, entries_per_word=4)
+    layer = encode(idx, cb, config=EieConfig(n_pe=4, entries_per_word=4))
     prog = EieProgram([(layer, False)], config=CFG)
     other = EieConfig(n_pe=4, queue_depth=1, entries_per_word=4, act_depth=16,
                       ptr_depth=64, matrix_depth=64, max_layers=2)
@@ -231,61 +229,24 @@ def test_array_parameter_errors():
 
 def test_program_too_big():
     idx, cb, _ = random_layer(60, 60, 1.0, 1.0, seed=2)
-    layer = encode(idx, cb, n_pe=4, entries_per_word=4)
+    layer = encode(idx, cb, config=EieConfig(n_pe=4, entries_per_word=4))
     with pytest.raises(ValueError, match=r"more than matrix_depth = 64"):
         EieProgram([(layer, False)], config=CFG)
 
 
-def test_baked_program_run():
-    """A program baked into the memories runs without loading: outputs and cycles match."""
-    idx, cb, acts = random_layer(21, 14, 0.4, 0.5, seed=5)
-    layer = encode(idx, cb, n_pe=CFG.n_pe, entries_per_word=CFG.entries_per_word)
-    prog = EieProgram([(layer, True)], config=CFG)
-    dut = EieArray(config=CFG, program=prog)
-    expect = eie_layer(layer, acts, acc_bits=CFG.acc_bits, w_frac_bits=CFG.w_frac_bits,
-                       relu=True)
-    cycles = layer_cycles(layer, acts, config=CFG, timing=dut.timing)
-    got = {}
-
-    async def command(ctx, op, pe=0, addr=0, data=0, *, response=False):
-        ctx.set(dut.cmd.payload, {"op": op, "pe": pe, "addr": addr, "data": data})
-        ctx.set(dut.cmd.valid, 1)
-        await ctx.tick().until(dut.cmd.ready)
-        ctx.set(dut.cmd.valid, 0)
-        if response:
-            ctx.set(dut.resp.ready, 1)
-            payload, = await ctx.tick().sample(dut.resp.payload).until(dut.resp.valid)
-            ctx.set(dut.resp.ready, 0)
-            assert payload.op == op
-            return payload.data
-
-    async def tb(ctx):
-        for cmd in prog.input_commands(acts):
-            await command(ctx, *cmd)
-        got["cycles"] = await command(ctx, Op.RUN, data=1, response=True)
-        out = []
-        for cmd in prog.output_commands():
-            value = await command(ctx, *cmd, response=True)
-            out.append(value - (1 << 16) if value & 0x8000 else value)
-        got["out"] = out
-        got["busy"] = [await command(ctx, Op.READ_COUNTER, pe=k, addr=Counter.BUSY,
-                                     response=True) for k in range(CFG.n_pe)]
-
-    run(dut, tb)
-    assert got["out"] == expect.tolist()
-    assert got["cycles"] == cycles.cycles
-    assert got["busy"] == cycles.busy.tolist()
-
-
 def test_named_configs_generate_deterministically(tmp_path):
     from hw.eie.configs import CONFIGS, config_for
-    from hw.generate import generate
+    from hw.generate import generate, load_sidecar
 
     assert sorted(CONFIGS) == ["eie-16pe", "eie-1pe", "eie-4pe", "eie-64pe", "eie-8pe"]
     assert config_for("eie-64pe").n_pe == 64
     first, side = generate("eie-1pe", tmp_path / "a")
-    second, _ = generate("eie-1pe", tmp_path / "b")
+    second, side2 = generate("eie-1pe", tmp_path / "b")
     assert first.read_bytes() == second.read_bytes()
-    assert '"n_pe": 1' in side.read_text()
+    assert side.read_bytes() == side2.read_bytes()
+    info = load_sidecar(side)
+    assert info.config == config_for("eie-1pe")
+    assert info.timing == EieArray(config=config_for("eie-1pe")).timing
+    assert info.verilog == first and info.toplevel == "eie_1pe"
     with pytest.raises(ValueError, match=r"^Unknown EIE configuration 'eie-3pe'; known: "):
         config_for("eie-3pe")

@@ -3,19 +3,29 @@
 The reference below steps the array's rules one cycle at a time (queues, LNZD
 groups, pipeline), independently of the closed recurrence in
 ``sw_model/eie_cycles.py``; both must agree on every count. The RTL itself is
-compared with the cycle model in ``tests/test_eie_rtl.py``.
+compared with the cycle model, with the timing read from the design's side-car,
+in ``tests/test_eie_rtl.py``.
+
+The hand-worked cases and the reference here are worked out for one timing,
+:data:`HAND`, given to the model as a parameter like any other: they test the
+model's recurrence, not the latencies of the RTL of the day.
 """
 
 import collections
+import dataclasses
 
 import numpy as np
 import pytest
 
-from sw_model.config import EieConfig
-from sw_model.eie_cycles import EieTiming, chain_cycles, layer_cycles
+from sw_model.config import EieConfig, EieTiming
+from sw_model.eie_cycles import chain_cycles, layer_cycles
 from sw_model.eie_format import encode
 from sw_model.eie_model import eie_layer
 from sw_model.layers import random_layer
+
+#: The latencies the hand-worked cases and the stepped reference are written for.
+HAND = EieTiming(lnzd_first=2, ptr_latency=2, ptr_drain=2, pe_drain=4, lnzd_done=1,
+                 requant_extra=2)
 
 
 def cfg(n_pe, queue_depth):
@@ -25,11 +35,11 @@ def cfg(n_pe, queue_depth):
 
 def layer_of(indices, n_pe):
     cb = np.arange(16, dtype=np.int64)
-    return encode(np.asarray(indices), cb, n_pe=n_pe)
+    return encode(np.asarray(indices), cb, config=EieConfig(n_pe=n_pe))
 
 
 def stepped(layer, acts, config):
-    """Cycle-by-cycle simulation of the array's rules (default EieTiming)."""
+    """Cycle-by-cycle simulation of the array's rules with the :data:`HAND` latencies."""
     n_pe, depth = config.n_pe, config.queue_depth
     lengths = np.diff(layer.ptr, axis=1)
     n_groups = -(-layer.n_cols // n_pe)
@@ -80,7 +90,7 @@ def stepped(layer, acts, config):
                 next_group += 1
             else:
                 lnzd_done = True
-    cycles = t + -(-layer.n_rows // n_pe) + 2
+    cycles = t + -(-layer.n_rows // n_pe) + HAND.requant_extra
     return cycles, busy, stall
 
 
@@ -88,7 +98,7 @@ def test_single_column_by_hand():
     # Cycle 0 START, 1 load group, 2 broadcast, 3 pointers, 4-5 issue, 6-8 D/M/A
     # of the last entry, 9 drain seen, 10-11 requantize 2 rows, 12 flush: 13.
     layer = layer_of([[1], [2]], 1)
-    r = layer_cycles(layer, np.array([5]), config=cfg(1, 8))
+    r = layer_cycles(layer, np.array([5]), config=cfg(1, 8), timing=HAND)
     assert r.cycles == 13
     assert r.busy.tolist() == [2]
     assert r.stall.tolist() == [0]
@@ -100,7 +110,7 @@ def test_zero_activations_by_hand():
     # Five inputs on 2 PEs are 3 LNZD groups, one cycle each (cycles 2-4), done
     # flag at 5, then 2 local rows and flush: 5 + 2 + 2.
     layer = layer_of(np.ones((3, 5), dtype=np.int64), 2)
-    r = layer_cycles(layer, np.zeros(5, dtype=np.int64), config=cfg(2, 8))
+    r = layer_cycles(layer, np.zeros(5, dtype=np.int64), config=cfg(2, 8), timing=HAND)
     assert r.cycles == 9
     assert r.busy.tolist() == [0, 0]
     assert r.efficiency == 0.0
@@ -114,7 +124,7 @@ def test_queue_full_stall_by_hand():
     # 7 (two stall cycles), pushed 10, issues 13..15. Drained at 19, then 3
     # rows and the flush: 19 + 3 + 2.
     layer = layer_of(np.ones((3, 4), dtype=np.int64), 1)
-    r = layer_cycles(layer, np.array([1, 1, 1, 1]), config=cfg(1, 1))
+    r = layer_cycles(layer, np.array([1, 1, 1, 1]), config=cfg(1, 1), timing=HAND)
     assert r.stall.tolist() == [2]
     assert r.busy.tolist() == [12]
     assert r.cycles == 19 + 3 + 2
@@ -123,7 +133,7 @@ def test_queue_full_stall_by_hand():
 def test_empty_column_costs_no_issue():
     # PE 1 has no entries in column 0 and PE 0 none in column 1.
     layer = layer_of([[3, 0], [0, 4]], 2)
-    r = layer_cycles(layer, np.array([1, 1]), config=cfg(2, 8))
+    r = layer_cycles(layer, np.array([1, 1]), config=cfg(2, 8), timing=HAND)
     assert r.busy.tolist() == [1, 1]
     # Column 1 is broadcast at 3 and PE 1 issues it at 5, so it drains at 9.
     assert r.cycles == 9 + 1 + 2
@@ -137,8 +147,8 @@ def test_matches_stepped_reference(n_pe, depth):
         n_in, n_out = int(rng.integers(1, 40)), int(rng.integers(1, 60))
         wd, ad = [0.0, 0.05, 0.3, 1.0][seed % 4], [0.0, 0.3, 0.7, 1.0][(seed + 1) % 4]
         idx, cb, acts = random_layer(n_in, n_out, wd, ad, seed=seed)
-        layer = encode(idx, cb, n_pe=n_pe)
-        fast = layer_cycles(layer, acts, config=config)
+        layer = encode(idx, cb, config=EieConfig(n_pe=n_pe))
+        fast = layer_cycles(layer, acts, config=config, timing=HAND)
         cycles, busy, stall = stepped(layer, acts, config)
         assert fast.cycles == cycles
         assert fast.busy.tolist() == busy.tolist()
@@ -147,8 +157,8 @@ def test_matches_stepped_reference(n_pe, depth):
 
 def test_ideal_and_efficiency():
     idx, cb, acts = random_layer(64, 64, 0.2, 0.5, seed=3)
-    layer = encode(idx, cb, n_pe=4)
-    r = layer_cycles(layer, acts, config=cfg(4, 4))
+    layer = encode(idx, cb, config=EieConfig(n_pe=4))
+    r = layer_cycles(layer, acts, config=cfg(4, 4), timing=HAND)
     live = np.flatnonzero(acts)
     entries = sum(int(np.diff(layer.ptr[p])[live].sum()) for p in range(4))
     assert r.entries == entries
@@ -161,27 +171,38 @@ def test_chain_sums_layers_and_uses_relu_outputs():
     config = cfg(2, 2)
     idx1, cb1, acts = random_layer(10, 12, 0.5, 1.0, seed=7)
     idx2, cb2, _ = random_layer(12, 6, 0.5, 1.0, seed=8)
-    l1 = encode(idx1, cb1, n_pe=2)
-    l2 = encode(idx2, cb2, n_pe=2)
-    total, per = chain_cycles([(l1, True), (l2, False)], acts, config=config)
+    l1 = encode(idx1, cb1, config=EieConfig(n_pe=2))
+    l2 = encode(idx2, cb2, config=EieConfig(n_pe=2))
+    total, per = chain_cycles([(l1, True), (l2, False)], acts, config=config, timing=HAND)
     assert total.cycles == per[0].cycles + per[1].cycles
     assert total.busy.tolist() == (per[0].busy + per[1].busy).tolist()
     hidden = eie_layer(l1, acts, relu=True)
-    assert per[1].cycles == layer_cycles(l2, hidden, config=config).cycles
+    assert per[1].cycles == layer_cycles(l2, hidden, config=config, timing=HAND).cycles
 
 
 def test_timing_parameters_shift_counts():
     layer = layer_of([[1], [2]], 1)
-    base = layer_cycles(layer, np.array([5]), config=cfg(1, 8))
+    base = layer_cycles(layer, np.array([5]), config=cfg(1, 8), timing=HAND)
     slower = layer_cycles(layer, np.array([5]), config=cfg(1, 8),
-                          timing=EieTiming(pe_drain=6, requant_extra=3))
+                          timing=dataclasses.replace(HAND, pe_drain=6, requant_extra=3))
     assert slower.cycles == base.cycles + 3
+
+
+def test_timing_is_required_and_typed():
+    layer = layer_of([[1]], 1)
+    with pytest.raises(TypeError, match=r"^timing must be an EieTiming \(from EieArray.timing "
+                                        r"or the design's side-car\), not None$"):
+        layer_cycles(layer, np.array([1]), config=cfg(1, 1), timing=None)
+    with pytest.raises(ValueError, match=r"^Missing EieTiming field\(s\): ptr_drain$"):
+        EieTiming.from_dict({k: v for k, v in HAND.to_dict().items() if k != "ptr_drain"})
+    with pytest.raises(ValueError, match=r"^pe_drain must be in the range \[0, 65536\], not -1$"):
+        dataclasses.replace(HAND, pe_drain=-1)
 
 
 def test_rejects_mismatched_layer():
     layer = layer_of([[1]], 2)
     with pytest.raises(ValueError, match=r"^layer is encoded for n_pe = 2, but the "
                        r"configuration has n_pe = 1$"):
-        layer_cycles(layer, np.array([1]), config=cfg(1, 1))
+        layer_cycles(layer, np.array([1]), config=cfg(1, 1), timing=HAND)
     with pytest.raises(TypeError, match=r"^layer must be an EieLayer, not 3$"):
-        layer_cycles(3, np.array([1]), config=cfg(1, 1))
+        layer_cycles(3, np.array([1]), config=cfg(1, 1), timing=HAND)

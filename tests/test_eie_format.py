@@ -14,6 +14,10 @@ from sw_model.eie_format import (
     decode,
     decode_weights,
     encode,
+    entry_counts,
+    fit_config,
+    layers_from_arrays,
+    layers_to_arrays,
     memory_layout,
 )
 
@@ -54,7 +58,7 @@ def random_indices(rng, shape, density):
 def test_paper_padding_example():
     # Section III of the paper: [0, 0, 1, 2, <18 zeros>, 3] -> v = [1,2,0,3], z = [2,0,15,2].
     column = np.array([0, 0, 1, 2] + [0] * 18 + [3])
-    layer = encode(column[:, None], CODEBOOK, n_pe=1, entries_per_word=2)
+    layer = encode(column[:, None], CODEBOOK, config=EieConfig(n_pe=1, entries_per_word=2))
     assert layer.v[0].tolist() == [1, 2, 0, 3]
     assert layer.z[0].tolist() == [2, 0, 15, 2]
     assert layer.ptr.tolist() == [[0, 4]]
@@ -74,7 +78,7 @@ def test_paper_figure3_pe0():
         indices[row, col] = 1 + n % 15
     # Other PEs' rows get something too; they must not disturb PE0.
     indices[1::4, :] = 7
-    layer = encode(indices, CODEBOOK, n_pe=4)
+    layer = encode(indices, CODEBOOK, config=EieConfig(n_pe=4))
     assert layer.v[0].tolist() == [1 + n % 15 for n in range(13)]
     assert layer.z[0].tolist() == [0, 1, 0, 1, 0, 2, 0, 0, 0, 2, 0, 2, 0]
     assert layer.ptr[0].tolist() == [0, 3, 4, 6, 6, 8, 10, 11, 13]
@@ -94,7 +98,7 @@ def test_zero_runs(gap, pads, z):
     # The same run at the start of a column and between two nonzeros.
     for lead in (0, 1):
         column = [5] * lead + [0] * gap + [9] + [0] * 40
-        layer = encode(np.array(column)[:, None], CODEBOOK, n_pe=1)
+        layer = encode(np.array(column)[:, None], CODEBOOK, config=EieConfig(n_pe=1))
         assert layer.v[0].tolist() == [5] * lead + [0] * pads + [9]
         assert layer.z[0].tolist() == [0] * lead + [15] * pads + [z]
         assert layer.n_padding.tolist() == [pads]
@@ -107,7 +111,7 @@ def test_zero_run_padding_counts_from_the_brief():
     # Runs of 15, 16, 30, 31, 45, 46 zeros need 0, 1, 1, 1, 2, 2 padding entries.
     counts = []
     for gap in (15, 16, 30, 31, 45, 46):
-        layer = encode(np.array([0] * gap + [1])[:, None], CODEBOOK, n_pe=1)
+        layer = encode(np.array([0] * gap + [1])[:, None], CODEBOOK, config=EieConfig(n_pe=1))
         counts.append(int(layer.n_padding[0]))
     assert counts == [0, 1, 1, 1, 2, 2]
 
@@ -116,20 +120,20 @@ def test_interleaving_and_local_rows():
     indices = np.zeros((10, 3), dtype=np.int64)
     indices[9, 1] = 4   # PE 1, local row 2
     indices[2, 2] = 6   # PE 2, local row 0
-    layer = encode(indices, CODEBOOK, n_pe=4)
+    layer = encode(indices, CODEBOOK, config=EieConfig(n_pe=4))
     assert [layer.local_rows(k) for k in range(4)] == [3, 3, 2, 2]
     assert layer.v[1].tolist() == [4] and layer.z[1].tolist() == [2]
     assert layer.ptr[1].tolist() == [0, 0, 1, 1]
     assert layer.entry_cols(1).tolist() == [1]
     assert layer.v[2].tolist() == [6] and layer.ptr[2].tolist() == [0, 0, 0, 1]
     assert layer.n_entries.tolist() == [0, 1, 1, 0]
-    few = encode(np.ones((2, 1), dtype=np.int64), CODEBOOK, n_pe=4)
+    few = encode(np.ones((2, 1), dtype=np.int64), CODEBOOK, config=EieConfig(n_pe=4))
     assert [few.local_rows(k) for k in range(4)] == [1, 1, 0, 0]
     assert few.n_entries.tolist() == [1, 1, 0, 0]
 
 
 def test_all_zero_rows_columns_and_matrix():
-    zero = encode(np.zeros((5, 4), dtype=np.int64), CODEBOOK, n_pe=2)
+    zero = encode(np.zeros((5, 4), dtype=np.int64), CODEBOOK, config=EieConfig(n_pe=2))
     assert zero.n_entries.tolist() == [0, 0]
     assert zero.ptr.tolist() == [[0] * 5, [0] * 5]
     assert zero.words(0).shape == (0,) and zero.nnz == 0
@@ -138,7 +142,7 @@ def test_all_zero_rows_columns_and_matrix():
     indices[:, 1] = 3        # one full column
     indices[4, :] = 2        # one full row
     indices[:, 3] = 0        # an empty column in between
-    layer = encode(indices, CODEBOOK, n_pe=3)
+    layer = encode(indices, CODEBOOK, config=EieConfig(n_pe=3))
     assert (decode(layer) == indices).all()
     assert layer.ptr[0].tolist() == [0, 0, 2, 2, 2, 2]
     assert layer.ptr[1].tolist() == [0, 1, 3, 4, 4, 5]
@@ -154,24 +158,25 @@ def test_word_packing_by_hand():
         8: [0x23F00221],
     }
     for epw, words in expected.items():
-        layer = encode(column, CODEBOOK, n_pe=1, entries_per_word=epw)
+        layer = encode(column, CODEBOOK, config=EieConfig(n_pe=1, entries_per_word=epw))
         assert layer.words(0).dtype == np.uint64
         assert layer.words(0).tolist() == words
     # Columns are not word aligned: the stream simply continues.
     two_cols = np.array([[1, 0], [2, 0], [0, 3], [0, 0], [0, 0], [0, 4], [5, 0]])
-    layer = encode(two_cols, CODEBOOK, n_pe=1, entries_per_word=2)
+    layer = encode(two_cols, CODEBOOK, config=EieConfig(n_pe=1, entries_per_word=2))
     assert layer.entries(0).tolist() == [0x01, 0x02, 0x45, 0x23, 0x24]
     assert layer.words(0).tolist() == [0x0201, 0x2345, 0x0024]
-    full = encode(np.full((8, 1), 15), CODEBOOK, n_pe=1, entries_per_word=8)
+    full = encode(np.full((8, 1), 15), CODEBOOK, config=EieConfig(n_pe=1, entries_per_word=8))
     assert full.words(0).tolist() == [0x0F0F0F0F0F0F0F0F]
-    top = encode(np.array([[0]] * 15 + [[15]]), CODEBOOK, n_pe=1, entries_per_word=8)
+    top = encode(np.array([[0]] * 15 + [[15]]), CODEBOOK,
+                 config=EieConfig(n_pe=1, entries_per_word=8))
     assert top.entries(0).tolist() == [0xFF]
 
 
 def test_pointer_banks_odd_and_even_column_counts():
     rng = np.random.default_rng(3)
     for n_cols in (1, 2, 7, 8):
-        layer = encode(random_indices(rng, (9, n_cols), 0.5), CODEBOOK, n_pe=2)
+        layer = encode(random_indices(rng, (9, n_cols), 0.5), CODEBOOK, config=EieConfig(n_pe=2))
         for pe in range(2):
             even, odd = layer.ptr_banks(pe)
             assert len(even) == n_cols // 2 + 1 and len(odd) == (n_cols + 1) // 2
@@ -192,7 +197,7 @@ def test_pointer_banks_odd_and_even_column_counts():
 def test_round_trip(n_rows, n_cols, density, n_pe, epw, seed):
     rng = np.random.default_rng(seed)
     indices = random_indices(rng, (n_rows, n_cols), density)
-    layer = encode(indices, CODEBOOK, n_pe=n_pe, entries_per_word=epw)
+    layer = encode(indices, CODEBOOK, config=EieConfig(n_pe=n_pe, entries_per_word=epw))
     assert (decode(layer) == indices).all()
     assert (decode_weights(layer) == CODEBOOK[indices]).all()
     assert layer.nnz == np.count_nonzero(indices)
@@ -225,7 +230,7 @@ def test_matches_naive_encoder(n_rows, n_cols, density, n_pe, seed):
     rng = np.random.default_rng(seed)
     # Low densities give long zero runs, i.e. padding.
     indices = random_indices(rng, (n_rows, n_cols), density * density)
-    layer = encode(indices, CODEBOOK, n_pe=n_pe)
+    layer = encode(indices, CODEBOOK, config=EieConfig(n_pe=n_pe))
     vs, zs, ptrs = naive_encode(indices, n_pe)
     for pe in range(n_pe):
         assert layer.v[pe].tolist() == vs[pe]
@@ -234,7 +239,7 @@ def test_matches_naive_encoder(n_rows, n_cols, density, n_pe, seed):
 
 
 def test_arrays_are_read_only():
-    layer = encode(np.eye(4, dtype=np.int64), CODEBOOK, n_pe=2)
+    layer = encode(np.eye(4, dtype=np.int64), CODEBOOK, config=EieConfig(n_pe=2))
     with pytest.raises(ValueError):
         layer.v[0][0] = 3
     with pytest.raises(ValueError):
@@ -253,7 +258,7 @@ def test_summary_by_hand():
     tall = np.zeros((2 * 41, 3), dtype=np.int64)
     tall[:4] = indices
     tall[81, 2] = 5          # PE 1, local row 40, the only entry of its column 2
-    layer = encode(tall, CODEBOOK, n_pe=2, entries_per_word=4)
+    layer = encode(tall, CODEBOOK, config=EieConfig(n_pe=2, entries_per_word=4))
     # PE 0: col 0 rows 0, 1 (global 0, 2); col 2 row 1 (global 2). 3 entries, no padding.
     # PE 1: col 1 row 0 (global 1); col 2 row 40 (global 81): gap 40 -> 2 pads, z = 8.
     assert layer.n_entries.tolist() == [3, 4]
@@ -271,14 +276,15 @@ def test_summary_by_hand():
     assert s["density"] == 5 / (82 * 3)
     # Default pointer width: enough for the largest pointer, 4 -> 3 bits.
     assert layer.summary()["pointer_bits"] == 2 * 4 * 3
-    assert encode(np.zeros((2, 2), dtype=np.int64), CODEBOOK, n_pe=2).summary()[
+    assert encode(np.zeros((2, 2), dtype=np.int64), CODEBOOK, config=EieConfig(n_pe=2)).summary()[
         "load_balance"] == 1.0
 
 
 # --- fitting a chain of layers into an EieConfig ---------------------------------------
 
 def _layer(n_rows, n_cols, *, n_pe=2, epw=2, fill=1):
-    return encode(np.full((n_rows, n_cols), fill), CODEBOOK, n_pe=n_pe, entries_per_word=epw)
+    return encode(np.full((n_rows, n_cols), fill), CODEBOOK,
+                  config=EieConfig(n_pe=n_pe, entries_per_word=epw))
 
 
 def test_memory_layout_and_fit():
@@ -363,7 +369,7 @@ def test_check_fits_rejects_non_layers():
 ])
 def test_bad_indices(indices, exc, message):
     with pytest.raises(exc) as info:
-        encode(indices, CODEBOOK, n_pe=1)
+        encode(indices, CODEBOOK, config=EieConfig(n_pe=1))
     assert str(info.value) == message
 
 
@@ -381,34 +387,33 @@ def test_bad_indices(indices, exc, message):
 ])
 def test_bad_codebook(codebook, exc, message):
     with pytest.raises(exc) as info:
-        encode(np.eye(2, dtype=int), codebook, n_pe=1)
+        encode(np.eye(2, dtype=int), codebook, config=EieConfig(n_pe=1))
     assert str(info.value) == message
 
 
-@pytest.mark.parametrize("kwargs, exc, message", [
-    ({"n_pe": 0}, ValueError, "n_pe must be at least 1, not 0"),
-    ({"n_pe": 2.0}, TypeError, "n_pe must be an integer, not 2.0"),
-    ({"n_pe": 1, "entries_per_word": 3}, ValueError,
-     "entries_per_word must be 1, 2, 4 or 8, not 3"),
-    ({"n_pe": 1, "entries_per_word": 16}, ValueError,
-     "entries_per_word must be 1, 2, 4 or 8, not 16"),
-    ({"n_pe": 1, "entries_per_word": True}, TypeError,
-     "entries_per_word must be an integer, not True"),
+def test_encode_needs_a_config():
+    with pytest.raises(TypeError, match=r"^config must be an EieConfig, not 4$"):
+        encode(np.eye(2, dtype=int), CODEBOOK, config=4)
+
+
+@pytest.mark.parametrize("matrices, message", [
+    ([], "matrices must be a non-empty list of 2-D weight matrices, not []"),
+    ([np.ones(3)], "matrices[0] must be a non-empty 2-D (outputs, inputs) matrix, not shape (3,)"),
 ])
-def test_bad_parameters(kwargs, exc, message):
-    with pytest.raises(exc) as info:
-        encode(np.eye(2, dtype=int), CODEBOOK, **kwargs)
+def test_fit_config_rejects_bad_matrices(matrices, message):
+    with pytest.raises(ValueError) as info:
+        fit_config(matrices, EieConfig())
     assert str(info.value) == message
 
 
 def test_bad_pe_argument():
-    layer = encode(np.eye(2, dtype=int), CODEBOOK, n_pe=2)
+    layer = encode(np.eye(2, dtype=int), CODEBOOK, config=EieConfig(n_pe=2))
     with pytest.raises(ValueError, match=re.escape("pe must be in the range [0, 1], not 2")):
         layer.entries(2)
 
 
 def test_layer_constructor_checks_shapes():
-    layer = encode(np.eye(2, dtype=int), CODEBOOK, n_pe=2)
+    layer = encode(np.eye(2, dtype=int), CODEBOOK, config=EieConfig(n_pe=2))
     with pytest.raises(ValueError, match=re.escape(
             "v and z must hold one array per PE (3), not 2 and 2")):
         EieLayer(n_rows=2, n_cols=2, n_pe=3, entries_per_word=8, codebook=layer.codebook,
@@ -421,10 +426,10 @@ def test_layer_constructor_checks_shapes():
 def test_any_integer_dtype_and_layout():
     rng = np.random.default_rng(8)
     indices = random_indices(rng, (37, 23), 0.3)
-    reference = encode(indices, CODEBOOK, n_pe=3)
+    reference = encode(indices, CODEBOOK, config=EieConfig(n_pe=3))
     for variant in (indices.astype(np.uint8), indices.astype(np.int16),
                     np.asfortranarray(indices), indices.T.copy().T):
-        layer = encode(variant, CODEBOOK.astype(np.int16), n_pe=3)
+        layer = encode(variant, CODEBOOK.astype(np.int16), config=EieConfig(n_pe=3))
         assert layer.codebook.dtype == np.int64
         for pe in range(3):
             assert (layer.entries(pe) == reference.entries(pe)).all()
@@ -443,7 +448,7 @@ def test_any_integer_dtype_and_layout():
 def test_matches_naive_encoder_sweep(n_rows, n_cols, density, n_pe, seed):
     rng = np.random.default_rng(seed)
     indices = random_indices(rng, (n_rows, n_cols), density ** 3)
-    layer = encode(indices, CODEBOOK, n_pe=n_pe)
+    layer = encode(indices, CODEBOOK, config=EieConfig(n_pe=n_pe))
     vs, zs, ptrs = naive_encode(indices, n_pe)
     for pe in range(n_pe):
         assert layer.v[pe].tolist() == vs[pe]
@@ -460,8 +465,56 @@ def test_matches_naive_encoder_sweep(n_rows, n_cols, density, n_pe, seed):
 def test_large_key_sort_paths(shape, n_pe):
     rng = np.random.default_rng(sum(shape) + n_pe)
     indices = random_indices(rng, shape, 0.05)
-    layer = encode(indices, CODEBOOK, n_pe=n_pe)
+    layer = encode(indices, CODEBOOK, config=EieConfig(n_pe=n_pe))
     vs, zs, ptrs = naive_encode(indices, n_pe)
     assert [v.tolist() for v in layer.v] == vs
     assert [z.tolist() for z in layer.z] == zs
     assert layer.ptr.tolist() == ptrs
+
+
+@pytest.mark.parametrize("n_pe, epw", [(1, 1), (3, 2), (4, 8)])
+def test_entry_counts_equal_encoded_streams(n_pe, epw):
+    rng = np.random.default_rng(n_pe)
+    indices = random_indices(rng, (70, 9), 0.2)
+    layer = encode(indices, CODEBOOK, config=EieConfig(n_pe=n_pe, entries_per_word=epw))
+    # Float weights with the same nonzero pattern count the same entries.
+    weights = np.where(indices != 0, rng.normal(size=indices.shape) + 5.0, 0.0)
+    assert entry_counts(weights, n_pe).tolist() == layer.n_entries.tolist()
+
+
+def test_fit_config_sizes_fit_the_encoded_layers():
+    rng = np.random.default_rng(3)
+    shapes = [(40, 23), (17, 40), (5, 17)]
+    mats = [random_indices(rng, shape, 0.3) for shape in shapes]
+    base = EieConfig(n_pe=4, entries_per_word=2, queue_depth=3)
+    for pow2 in (True, False):
+        config = fit_config(mats, base, pow2=pow2)
+        layers = [encode(m, CODEBOOK, config=config) for m in mats]
+        check_fits(layers, config)
+        assert (config.n_pe, config.queue_depth, config.max_layers) == (4, 3, 3)
+        assert config.act_depth == (16 if pow2 else 10)
+    exact = fit_config(mats, base, pow2=False)
+    words = sum(-(-encode(m, CODEBOOK, config=exact).n_entries // 2) for m in mats)
+    assert exact.matrix_depth == int(words.max())
+    # One layer at a time: the largest decides, one layer-table slot.
+    single = fit_config(mats, base, at_once=False, pow2=False)
+    # The widest layer has 40 inputs: 41 pointers, from an even address.
+    assert single.max_layers == 1 and single.ptr_depth == 42
+    for m in mats:
+        check_fits([encode(m, CODEBOOK, config=single)], single)
+
+
+def test_layers_round_trip_through_npz(tmp_path):
+    rng = np.random.default_rng(9)
+    config = EieConfig(n_pe=3, entries_per_word=4)
+    chain = [(encode(random_indices(rng, (40, 11), 0.3), CODEBOOK, config=config), True),
+             (encode(random_indices(rng, (5, 40), 0.5), -CODEBOOK, config=config), False)]
+    np.savez(tmp_path / "m.npz", **layers_to_arrays(chain, prefix="job0_"))
+    back = layers_from_arrays(np.load(tmp_path / "m.npz", allow_pickle=False), prefix="job0_")
+    assert [relu for _, relu in back] == [True, False]
+    for (a, _), (b, _) in zip(chain, back, strict=True):
+        assert np.array_equal(decode(a), decode(b))
+        assert np.array_equal(a.codebook, b.codebook) and np.array_equal(a.ptr, b.ptr)
+        assert all(np.array_equal(a.entries(k), b.entries(k)) for k in range(3))
+    with pytest.raises(ValueError, match=r"^layer data lacks the array job1_layers$"):
+        layers_from_arrays({}, prefix="job1_")

@@ -50,7 +50,7 @@ def test_matches_dense_reference(n_rows, n_cols, density, act_density, n_pe, acc
                                  w_frac_bits, relu, seed):
     rng = np.random.default_rng(seed)
     idx, codebook, acts = random_case(rng, n_rows, n_cols, density, act_density)
-    layer = encode(idx, codebook, n_pe=n_pe)
+    layer = encode(idx, codebook, config=EieConfig(n_pe=n_pe))
     got = eie_layer(layer, acts, acc_bits=acc_bits, w_frac_bits=w_frac_bits, relu=relu)
     assert got.dtype == np.int64 and got.shape == (n_rows,)
     assert got.tolist() == reference_layer(codebook[idx], acts, acc_bits=acc_bits,
@@ -59,7 +59,7 @@ def test_matches_dense_reference(n_rows, n_cols, density, act_density, n_pe, acc
 
 def test_large_layer_matches_dense_int64():
     idx, codebook, acts = random_layer(1000, 700, 0.1, 0.4, seed=5)
-    layer = encode(idx, codebook, n_pe=8)
+    layer = encode(idx, codebook, config=EieConfig(n_pe=8))
     acc = codebook[idx] @ acts          # int64 and exact: |acc| < 1000 * 2**21
     expected = np.clip((acc + 2048) >> 12, -32768, 32767)
     assert (eie_layer(layer, acts) == expected).all()
@@ -75,7 +75,7 @@ def test_float_agreement_within_rounding():
     w_real = codebook[idx] / 4096.0
     x_real = acts / 256.0
     y_real = w_real @ x_real
-    got = eie_layer(encode(idx, codebook, n_pe=4), acts)
+    got = eie_layer(encode(idx, codebook, config=EieConfig(n_pe=4)), acts)
     assert np.all(np.abs(got / 256.0 - y_real) <= 0.5 / 256.0)
     assert np.abs(y_real).max() < 127   # the check above never hit saturation
 
@@ -85,11 +85,12 @@ def test_saturation_at_both_ends():
     codebook[1], codebook[2] = 32767, -32768
     idx = np.array([[1, 1], [2, 2], [1, 2]])
     acts = np.array([32767, 32767])
-    got = eie_layer(encode(idx, codebook, n_pe=2), acts)
+    got = eie_layer(encode(idx, codebook, config=EieConfig(n_pe=2)), acts)
     # 2 * 32767**2 >> 12 = 524224 -> 32767; -2 * 32768 * 32767 >> 12 -> -32768;
     # (32767 - 32768) * 32767 = -32767 -> round(-7.9998) = -8.
     assert got.tolist() == [32767, -32768, -8]
-    assert eie_layer(encode(idx, codebook, n_pe=2), acts, relu=True).tolist() == [32767, 0, 0]
+    relu = eie_layer(encode(idx, codebook, config=EieConfig(n_pe=2)), acts, relu=True)
+    assert relu.tolist() == [32767, 0, 0]
 
 
 def test_narrow_accumulator_wraps():
@@ -97,22 +98,22 @@ def test_narrow_accumulator_wraps():
     codebook[1], codebook[2] = -32768, 4096
     idx = np.array([[1, 1, 1, 1, 2]])
     acts = np.array([-32768, -32768, -32768, -32768, 100])
-    layer = encode(idx, codebook, n_pe=1)
+    layer = encode(idx, codebook, config=EieConfig(n_pe=1))
     # Sum = 4 * 2**30 + 4096 * 100 = 2**32 + 409600. A 32-bit accumulator wraps
     # to 409600 -> 409600 / 4096 = 100; a 40-bit one keeps 2**32 + 409600 -> saturates.
     assert eie_layer(layer, acts, acc_bits=32).tolist() == [100]
     assert eie_layer(layer, acts, acc_bits=40).tolist() == [32767]
     # 2**31 wraps to -2**31 in 32 bits: -2**31 / 2**12 = -524288 -> saturates low.
-    half = encode(np.array([[1, 1]]), codebook, n_pe=1)
+    half = encode(np.array([[1, 1]]), codebook, config=EieConfig(n_pe=1))
     assert eie_layer(half, np.array([-32768, -32768]), acc_bits=32).tolist() == [-32768]
     assert eie_layer(half, np.array([-32768, -32768]), acc_bits=33).tolist() == [32767]
 
 
 def test_all_zero_activations_and_weights():
     idx, codebook, _ = random_case(np.random.default_rng(2), 20, 30, 0.5, 1.0)
-    layer = encode(idx, codebook, n_pe=3)
+    layer = encode(idx, codebook, config=EieConfig(n_pe=3))
     assert eie_layer(layer, np.zeros(30, dtype=np.int64)).tolist() == [0] * 20
-    empty = encode(np.zeros((5, 30), dtype=np.int64), codebook, n_pe=3)
+    empty = encode(np.zeros((5, 30), dtype=np.int64), codebook, config=EieConfig(n_pe=3))
     assert eie_layer(empty, np.full(30, 7)).tolist() == [0] * 5
 
 
@@ -122,7 +123,7 @@ def test_padding_entries_add_nothing():
     idx[99, 0] = 3
     idx[40, 1] = 5
     codebook = np.arange(16) * 100
-    layer = encode(idx, codebook, n_pe=1)
+    layer = encode(idx, codebook, config=EieConfig(n_pe=1))
     assert layer.n_padding.tolist() == [8]
     got = eie_layer(layer, np.array([4096, 4096]))
     expected = [0] * 100
@@ -138,7 +139,7 @@ def test_chain_of_three_layers_with_relu():
     for (n_out, n_in), relu in zip(shapes, (True, True, False), strict=True):
         idx = np.where(rng.random((n_out, n_in)) < 0.4, rng.integers(1, 16, (n_out, n_in)), 0)
         codebook = np.concatenate(([0], rng.integers(-4096, 4096, 15)))
-        chain.append((encode(idx, codebook, n_pe=4), relu))
+        chain.append((encode(idx, codebook, config=EieConfig(n_pe=4)), relu))
         dense.append((codebook[idx], relu))
     acts = rng.integers(0, 1024, 40)
     outputs = eie_chain(chain, acts, config=cfg)
@@ -153,7 +154,7 @@ def test_chain_of_three_layers_with_relu():
 def test_chain_uses_config_widths():
     codebook = np.zeros(16, dtype=np.int64)
     codebook[1] = 3
-    layer = encode(np.array([[1]]), codebook, n_pe=1)
+    layer = encode(np.array([[1]]), codebook, config=EieConfig(n_pe=1))
     cfg = EieConfig(n_pe=1, w_frac_bits=1)
     # 3 * 5 = 15 -> 15 / 2 = 7.5 -> 8.
     assert eie_chain([(layer, False)], np.array([5]), config=cfg)[0].tolist() == [8]
@@ -175,7 +176,7 @@ def test_chain_uses_config_widths():
     (np.zeros(3, dtype=int), {"relu": 1}, TypeError, "relu must be a bool, not 1"),
 ])
 def test_bad_layer_input(acts, kwargs, exc, message):
-    layer = encode(np.ones((2, 3), dtype=int), np.arange(16), n_pe=1)
+    layer = encode(np.ones((2, 3), dtype=int), np.arange(16), config=EieConfig(n_pe=1))
     with pytest.raises(exc) as info:
         eie_layer(layer, acts, **kwargs)
     assert str(info.value) == message
@@ -187,8 +188,8 @@ def test_bad_layer_object():
 
 
 def test_bad_chains():
-    a = encode(np.ones((2, 3), dtype=int), np.arange(16), n_pe=1)
-    b = encode(np.ones((4, 5), dtype=int), np.arange(16), n_pe=1)
+    a = encode(np.ones((2, 3), dtype=int), np.arange(16), config=EieConfig(n_pe=1))
+    b = encode(np.ones((4, 5), dtype=int), np.arange(16), config=EieConfig(n_pe=1))
     cfg = EieConfig(n_pe=1)
     with pytest.raises(ValueError) as info:
         eie_chain([(a, True), (b, False)], np.zeros(3, dtype=int), config=cfg)
@@ -258,7 +259,7 @@ def test_table3_layer_round_trip_and_product(name):
     spec = {layer.name: layer for layer in table3_layers()}[name]
     idx, codebook, acts = random_layer(spec.n_in, spec.n_out, spec.w_density,
                                        spec.act_density, seed=1)
-    layer = encode(idx, codebook, n_pe=64)
+    layer = encode(idx, codebook, config=EieConfig(n_pe=64))
     assert (decode(layer) == idx).all()
     acc = scipy.sparse.csr_array(codebook[idx]) @ acts
     expected = np.clip((acc + 2048) >> 12, -32768, 32767)

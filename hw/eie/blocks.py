@@ -99,6 +99,11 @@ class ActQueue(wiring.Component):
         """Items the queue holds."""
         return self._depth
 
+    @property
+    def latency(self):
+        """Cycles from a push until the item can be popped (``level`` is a register)."""
+        return 1
+
     def elaborate(self, platform):
         # A circular buffer; ``level`` is kept as a register so the array's
         # stall logic reads it without an adder.
@@ -295,6 +300,11 @@ class ArithUnit(wiring.Component):
     @property
     def latency(self):
         """Cycles from an update's inputs to the cycle its sum is written."""
+        return 1
+
+    @property
+    def readout_latency(self):
+        """Cycles from a readout's ``rq_row`` to its sum on ``rq_data``."""
         return 1
 
     def elaborate(self, platform):

@@ -1,11 +1,10 @@
-"""Named EIE array configurations for ``python -m hw``.
+"""Named EIE array configurations (``zeroskip verilog``, ``zeroskip synth``).
 
 Sizes suit FPGA block RAM: each PE's sparse-matrix memory is 1024 words of 64
 bits (8 entries each, two 36-kbit or four 18-kbit blocks), its pointer banks
 hold 1024 pointers, its activation and accumulator memories 64 words.
 """
 
-from hw.generate import Design
 from sw_model.config import EieConfig
 
 from .array import EieArray
@@ -25,11 +24,10 @@ def config_for(name):
 
 def _factory(name):
     def build():
-        config = config_for(name)
-        return Design(top=EieArray(config=config), engine="eie", config=config.to_dict())
+        return EieArray(config=config_for(name))
     build.__doc__ = f"Build the {name} array."
     return build
 
 
-#: Name -> zero-argument factory returning a :class:`~hw.generate.Design`.
+#: Name -> zero-argument factory returning the top-level :class:`EieArray`.
 CONFIGS = {name: _factory(name) for name in _SIZES}

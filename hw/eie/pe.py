@@ -107,6 +107,12 @@ class ProcessingElement(wiring.Component):
         self._image = image
         self._word_shift = (cfg.entries_per_word - 1).bit_length()
         depth = cfg.act_depth
+        ptr_init = None if image is None else (image.ptr[0::2], image.ptr[1::2])
+        self._ptr_read = PtrRead(config=cfg, init=ptr_init)
+        self._queue = ActQueue(depth=cfg.queue_depth, shape=item_layout(cfg))
+        self._decoder = WeightDecoder(config=cfg,
+                                      init=image.codebook if image is not None else None)
+        self._arith = ArithUnit(config=cfg)
         super().__init__({
             "layer": In(_bits(cfg.max_layers)),
             "cb_slot": In(_bits(cfg.max_layers)),
@@ -144,13 +150,41 @@ class ProcessingElement(wiring.Component):
             "stall_count": Out(COUNTER_BITS),
         })
 
-    #: Cycles from a broadcast to the earliest issue of its column's first entry
-    #: (pointer read, then the queue).
-    PTR_LATENCY = 2
-    #: Cycles from the last issue until the PE is idle (stages D, M, A drained).
-    DRAIN_LATENCY = 4
-    #: Cycles from the last broadcast until the pointer stage is empty.
-    PTR_DRAIN = 2
+    @property
+    def matrix_latency(self):
+        """Cycles from a sparse-matrix word address to its data (a synchronous read port)."""
+        return 1
+
+    @property
+    def ptr_latency(self):
+        """Cycles from a broadcast to the earliest issue of its column's first entry.
+
+        The pointer read, then the queue (an item pushed in cycle ``t`` is the
+        head in cycle ``t + 1``).
+        """
+        return self._ptr_read.latency + self._queue.latency
+
+    @property
+    def ptr_drain(self):
+        """Cycles from the last broadcast until the pointer stage is empty.
+
+        The pointer read, then the one cycle an item spends in stage P.
+        """
+        return self._ptr_read.latency + 1
+
+    @property
+    def drain_latency(self):
+        """Cycles from the last issue until the PE is idle.
+
+        Stage D waits for the matrix word, M for the codebook, A for the
+        multiply; the accumulator write in A is the last busy cycle.
+        """
+        return self.matrix_latency + self._decoder.latency + self._arith.latency + 1
+
+    @property
+    def readout_latency(self):
+        """Cycles from a requantization read of a row to the write of its output."""
+        return self._arith.readout_latency
 
     @property
     def host_addr_bits(self):
@@ -163,12 +197,8 @@ class ProcessingElement(wiring.Component):
         m = Module()
 
         # --- Pointer read (stage P) and activation queue.
-        ptr_init = None
-        if img is not None:
-            ptr_init = (img.ptr[0::2], img.ptr[1::2])
-        m.submodules.ptr_read = ptr_read = PtrRead(config=cfg, init=ptr_init)
-        m.submodules.act_queue = queue = ActQueue(depth=cfg.queue_depth,
-                                                  shape=item_layout(cfg))
+        m.submodules.ptr_read = ptr_read = self._ptr_read
+        m.submodules.act_queue = queue = self._queue
         wiring.connect(m, wiring.flipped(self.bcast), ptr_read.bcast)
         item = ptr_read.item
         nonempty = item.payload.start != item.payload.end
@@ -263,8 +293,7 @@ class ProcessingElement(wiring.Component):
         m.d.comb += row.eq(Mux(d_first, z, row_reg + z + 1))
         with m.If(d_valid):
             m.d.sync += row_reg.eq(row)
-        m.submodules.decoder = decoder = WeightDecoder(
-            config=cfg, init=img.codebook if img is not None else None)
+        m.submodules.decoder = decoder = self._decoder
         m.d.comb += [
             decoder.en.eq(d_valid), decoder.v.eq(v), decoder.slot.eq(self.cb_slot),
             decoder.wr_en.eq(self.cb_we), decoder.wr_addr.eq(self.wr_addr),
@@ -276,7 +305,7 @@ class ProcessingElement(wiring.Component):
         m.d.sync += [m_valid.eq(d_valid), m_act.eq(d_act), m_row.eq(row)]
 
         # --- Multiply and accumulate stages (M, A).
-        m.submodules.arith = arith = ArithUnit(config=cfg)
+        m.submodules.arith = arith = self._arith
         m.d.comb += [
             arith.valid.eq(m_valid), arith.row.eq(m_row), arith.act.eq(m_act),
             arith.w.eq(decoder.w),

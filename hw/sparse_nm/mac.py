@@ -4,7 +4,7 @@ from amaranth.hdl import Const, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from sw_model.config import SparseMacConfig
+from sw_model.config import NmTiming, SparseMacConfig
 from sw_model.fixed import int_range
 
 from .adder_tree import AdderTree
@@ -44,6 +44,9 @@ class NMMac(wiring.Component):
     o : Out(stream.Signature(mac_result_layout(config)))
     """
 
+    #: Engine name in the design side-car (:data:`hw.generate.ENGINES`).
+    ENGINE = "nm_mac"
+
     def __init__(self, *, config):
         if not isinstance(config, SparseMacConfig):
             raise TypeError(f"config must be a SparseMacConfig, not {config!r}")
@@ -72,6 +75,11 @@ class NMMac(wiring.Component):
         + ``1`` (requantize into the output register).
         """
         return 4 + self.tree_latency
+
+    @property
+    def timing(self):
+        """:attr:`latency` as the :class:`~sw_model.config.NmTiming` of the side-car."""
+        return NmTiming(latency=self.latency)
 
     def elaborate(self, platform):
         # Pipeline; the cycle each register belongs to, for a beat accepted in cycle c:

@@ -5,7 +5,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from sw_model.config import SparseTileConfig
+from sw_model.config import NmTiming, SparseTileConfig
 
 from .layouts import act_beat_layout, tile_result_layout, weight_load_layout, weight_word_layout
 from .mac import NMMac
@@ -58,6 +58,9 @@ class NMTile(wiring.Component):
     blocks : In(range(max_blocks + 1))
     """
 
+    #: Engine name in the design side-car (:data:`hw.generate.ENGINES`).
+    ENGINE = "nm_tile"
+
     def __init__(self, *, config, init=None):
         if not isinstance(config, SparseTileConfig):
             raise TypeError(f"config must be a SparseTileConfig, not {config!r}")
@@ -101,6 +104,11 @@ class NMTile(wiring.Component):
         ``1`` (weight/activation fetch) + :attr:`NMMac.latency`.
         """
         return 1 + self._macs[0].latency
+
+    @property
+    def timing(self):
+        """:attr:`latency` as the :class:`~sw_model.config.NmTiming` of the side-car."""
+        return NmTiming(latency=self.latency)
 
     def vector_cycles(self, beats, blocks):
         """Cycles for one vector: ``blocks * beats + latency``.

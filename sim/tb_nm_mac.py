@@ -1,8 +1,9 @@
 """cocotb tests of the N:M MAC unit (:class:`hw.sparse_nm.NMMac`) under Verilator.
 
-The design's configuration and latency come from its JSON side-car
-(``$NM_SIDECAR``); expected results come from ``sw_model.nm_model``. Tests of
-the tile are in ``sim/nm_tile_tb.py``. Run through ``tests/test_sparse_nm_rtl.py``.
+The design's typed configuration and latency come from its side-car
+(:func:`sim.streams.load_design`); expected results come from
+``sw_model.nm_model``. Tests of the tile are in ``sim/tb_nm_tile.py``. Run
+through ``tests/test_sparse_nm_rtl.py``.
 """
 
 import itertools
@@ -12,13 +13,12 @@ import numpy as np
 from cocotb.triggers import ClockCycles
 
 from hw.sparse_nm import mac_beat_layout, mac_result_layout, pack, unpack
-from sw_model.config import SparseMacConfig
 from sw_model.fixed import int_range
 from sw_model.nm_format import compress
 from sw_model.nm_model import nm_accumulate, nm_dot
 
 from .nm_stimulus import random_acts, random_nm_matrix
-from .nm_tb import TB, StreamSink, StreamSource, make_rng, randomly
+from .streams import TB, StreamSink, StreamSource, make_rng, randomly
 
 
 def _arr(rows):
@@ -29,10 +29,8 @@ class MacTB(TB):
     """A :class:`TB` with an input source, an output sink and the in-order scoreboard."""
 
     def __init__(self, dut, *, idle=None, backpressure=None):
-        super().__init__(dut)
-        assert self.sidecar["kind"] == "mac", self.sidecar["kind"]
-        self.config = SparseMacConfig.from_dict(self.sidecar["params"])
-        self.latency = self.sidecar["latency"]
+        super().__init__(dut, engine="nm_mac")
+        self.latency = self.timing.latency
         self.beat_layout = mac_beat_layout(self.config)
         self.result_layout = mac_result_layout(self.config)
         self.source = self.start_driver(StreamSource(self, "i", idle=idle))

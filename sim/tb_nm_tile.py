@@ -1,8 +1,9 @@
 """cocotb tests of the N:M matrix-vector tile (:class:`hw.sparse_nm.NMTile`) under Verilator.
 
-Configuration, latency and (optionally) the seed of the layer the weight
-memories were initialised with come from the JSON side-car (``$NM_SIDECAR``);
-expected results come from ``sw_model.nm_model.nm_matvec``.
+The typed configuration and latency come from the design's side-car; the layer
+the weight memories were initialised with (``init_w``, all zeros when none) from
+the ``.npz`` the test wrote. Expected results come from
+``sw_model.nm_model.nm_matvec``.
 """
 
 import cocotb
@@ -18,22 +19,19 @@ from hw.sparse_nm import (
     unpack,
     weight_load_layout,
 )
-from sw_model.config import SparseTileConfig
 from sw_model.nm_format import compress
 from sw_model.nm_model import nm_matvec, nm_matvec_acc
 
-from .nm_stimulus import init_layer, random_acts, random_nm_matrix
-from .nm_tb import TB, StreamSink, StreamSource, load_sidecar, make_rng, randomly
+from .nm_stimulus import random_acts, random_nm_matrix
+from .streams import TB, StreamSink, StreamSource, load_data, make_rng, randomly
 
 
 class TileTB(TB):
     """Sources for ``x`` and ``wload``, a sink for ``o``, and the layer being computed."""
 
     def __init__(self, dut, *, idle=None, backpressure=None, load_idle=None):
-        super().__init__(dut)
-        assert self.sidecar["kind"] == "tile", self.sidecar["kind"]
-        self.config = SparseTileConfig.from_dict(self.sidecar["params"])
-        self.latency = self.sidecar["latency"]
+        super().__init__(dut, engine="nm_tile")
+        self.latency = self.timing.latency
         self.x = self.start_driver(StreamSource(self, "x", idle=idle))
         self.wload = self.start_driver(StreamSource(self, "wload", idle=load_idle))
         self.sink = self.start_driver(StreamSink(self, "o", backpressure=backpressure))
@@ -89,19 +87,11 @@ class TileTB(TB):
 
 @cocotb.test()
 async def test_init_weights(dut):
-    """The weights given at elaboration time (side-car ``init_layer``) are used as they are."""
-    init = load_init_layer()
-    if init is None:
-        cocotb.log.info("no init_layer in the side-car: the memories start at zero")
+    """The weights given at elaboration time (``init_w`` of the data) are used as they are."""
     rng = make_rng()
     tb = TileTB(dut, idle=randomly(rng, 0.2), backpressure=randomly(rng, 0.2))
     await tb.start()
-    if init is None:
-        mac = tb.config.mac
-        w = np.zeros((tb.config.units, mac.lanes), dtype=np.int64)
-    else:
-        w = init
-    tb.use_layer(w)
+    tb.use_layer(load_data()["init_w"])
     for _ in range(2):
         tb.send_vector(random_acts(rng, tb.k, tb.config.mac.act_bits, extreme=0.1))
     await tb.check()
@@ -170,13 +160,3 @@ async def test_reset_mid_vector(dut):
     for _ in range(2):
         tb.send_vector(random_acts(rng, k, cfg.mac.act_bits))
     await tb.check()
-
-
-def load_init_layer():
-    """Rebuild the layer the memories were initialised with, from the side-car's seed."""
-    sidecar = load_sidecar()
-    spec = sidecar.get("init_layer")
-    if spec is None:
-        return None
-    mac = SparseTileConfig.from_dict(sidecar["params"]).mac
-    return init_layer(mac, **spec)

@@ -1,0 +1,238 @@
+"""``zeroskip compile WEIGHTS --out DIR``: your network as a compressed model and its Verilog.
+
+The steps, each reported:
+
+1. prune the weights to ``--density`` by magnitude, in one step, or in steps
+   with fine-tuning on the digits set when asked (``--finetune``);
+2. size an EIE configuration for the pruned layers and the array asked for
+   (``--pe``, ``--queue-depth``), share the weights through a 16-entry
+   codebook per layer quantized to that configuration's format, encode them,
+   and write the array with the layers baked into its memories;
+3. with test data (``x``, ``y`` in the file, or the digits set for a network
+   with 64 inputs), measure the float and quantized accuracies and predict the
+   cycles per inference with the cycle model.
+
+``DIR`` then holds ``design.v``, its side-car ``design.json``, ``model.npz``,
+``report.md``, ``report.json`` and ``plots/``; ``zeroskip simulate DIR
+--inputs FILE`` runs it in Verilator. The demo (:mod:`zeroskip.demo`) uses the
+same steps.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from sw_model.eie_cycles import chain_cycles
+from sw_model.eie_model import eie_chain
+from sw_model.fixed import to_fixed
+from sw_model.train import Mlp
+
+from .compression import compress, write_compiled
+from .errors import EXIT_OK
+from .options import (
+    MAX_PE,
+    MAX_QUEUE_DEPTH,
+    MAX_SEED,
+    add_array_arguments,
+    add_pruning_arguments,
+    check_density,
+    check_int_option,
+    check_out,
+)
+from .plots import write_plots
+from .report import pct, write_report
+from .simulate import cycle_summary
+from .training import (
+    DIGITS_CLASSES,
+    DIGITS_INPUTS,
+    accuracy,
+    check_finetune,
+    digits,
+    one_blas_thread,
+    prune_network,
+)
+from .weights import dims, layer_sizes, load_weights
+
+__all__ = [
+    "HELP", "add_arguments", "run", "EvalSet", "evaluation_set", "compile_network",
+    "start_report", "evaluate", "model_cycles", "output_files",
+]
+
+#: What each plot of :func:`zeroskip.plots.write_plots` shows, for the list of files.
+_PLOT_TITLES = {"pe_load": "work per PE, every layer",
+                "accuracy_density": "accuracy along the pruning schedule",
+                "cycles": "cycles per inference"}
+
+HELP = "compile your weights (.npz) into a pruned, shared, encoded model and its Verilog"
+
+
+def add_arguments(parser):
+    """The options of ``zeroskip compile``."""
+    parser.add_argument("weights", metavar="WEIGHTS",
+                        help=".npz with w0, w1, ... (float matrices, outputs x inputs, no "
+                             "biases) and optional test data x (vectors x inputs) and labels y")
+    parser.add_argument("--out", required=True, metavar="DIR",
+                        help="folder for the Verilog, side-car, model, report and plots")
+    add_array_arguments(parser)
+    add_pruning_arguments(parser, finetune_applies="")
+
+
+@dataclass(frozen=True)
+class EvalSet:
+    """Vectors a network is evaluated on: float inputs ``x``, labels ``y`` (or ``None``)."""
+
+    x: np.ndarray
+    y: np.ndarray | None
+    description: str
+    is_digits: bool
+
+
+def evaluation_set(network, data):
+    """The network's own test data, else the digits test set if it fits, else ``None``."""
+    if network.x is not None:
+        what = "x and labels y" if network.y is not None else "x, without labels"
+        return EvalSet(network.x, network.y, f"the weights file's test data {what}", False)
+    sizes = layer_sizes(network.weights)
+    if data is not None and sizes[0] == DIGITS_INPUTS:
+        labels = data.y_test if sizes[-1] == DIGITS_CLASSES else None
+        return EvalSet(data.x_test, labels, "the digits test set", True)
+    return None
+
+
+def compile_network(weights, *, n_pe, queue_depth, folder, progress):
+    """Compress pruned ``weights`` and write the compiled folder; ``(Compressed, Design)``."""
+    compressed = compress(weights, n_pe=n_pe, queue_depth=queue_depth)
+    design = write_compiled(folder, compressed)
+    summary = compressed.summary()
+    config = compressed.config
+    progress.note(f"{summary['stored_bits']:,} bits stored against "
+                  f"{summary['dense_float32_bits']:,} as dense float32: "
+                  f"{summary['ratio']:.1f}x smaller")
+    progress.note(f"memories per PE: {config.matrix_depth} words of {config.word_bits} bits, "
+                  f"{config.ptr_depth} column pointers, {config.act_depth} activations; "
+                  f"Verilog in {folder}")
+    return compressed, design
+
+
+def _compression_steps(config):
+    return (f"weights shared: one codebook of at most 15 values per layer (k-means), in 16-bit "
+            f"fixed point with {config.w_frac_bits} fractional bits; activations 16-bit with "
+            f"{config.act_frac_bits} fractional bits",
+            f"encoded in EIE's compressed sparse column format for {config.n_pe} PEs and baked "
+            f"into the memories of the generated Verilog")
+
+
+def start_report(title, command, *, source, pruned, compressed, eval_set, first_steps):
+    """The report's sections that every run has: network, pruning, configuration, compression."""
+    sizes = layer_sizes(pruned.weights)
+    network = {
+        "source": source, "sizes": sizes,
+        "weights": int(sum(w.size for w in pruned.weights)),
+        "steps": [*first_steps, *pruned.steps, *_compression_steps(compressed.config)],
+        "evaluation": None if eval_set is None else eval_set.description,
+        "eval_vectors": 0 if eval_set is None else len(eval_set.x),
+        "eval_is_digits": eval_set is not None and eval_set.is_digits,
+    }
+    kept = sum(int(np.count_nonzero(w)) for w in pruned.weights) / network["weights"]
+    return {
+        "title": title, "command": command, "network": network,
+        "pruning": {"density": kept,
+                    "layer_density": [float(np.count_nonzero(w) / w.size)
+                                      for w in pruned.weights],
+                    "history": pruned.history},
+        "accuracy": {},
+        "config": compressed.config.to_dict(),
+        "compression": compressed.summary(),
+    }
+
+
+def evaluate(report, *, pruned, compressed, eval_set, progress):
+    """Float and golden-model accuracies on ``eval_set``; the fixed-point inputs and outputs."""
+    config = compressed.config
+    acts = to_fixed(eval_set.x, config.act_frac_bits)
+    golden = np.stack([eie_chain(compressed.layers, x, config=config)[-1] for x in acts])
+    y = eval_set.y
+    report["accuracy"].update(
+        dense_float=accuracy(Mlp(list(pruned.dense)).predict(eval_set.x), y),
+        pruned_float=accuracy(Mlp(list(pruned.weights)).predict(eval_set.x), y),
+        quantized_golden=accuracy(np.argmax(golden, axis=1), y))
+    if y is not None:
+        acc = report["accuracy"]
+        progress.note(f"accuracy: dense float {pct(acc['dense_float'])}, pruned float "
+                      f"{pct(acc['pruned_float'])}, quantized {pct(acc['quantized_golden'])}")
+    return acts, golden
+
+
+def model_cycles(layers, acts, *, config, timing):
+    """Cycles and ideal cycles per vector of ``acts``, from the cycle model."""
+    cycles, ideal = [], []
+    for x in acts:
+        total, _ = chain_cycles(layers, x, config=config, timing=timing)
+        cycles.append(total.cycles)
+        ideal.append(total.ideal)
+    return np.array(cycles, dtype=np.int64), np.array(ideal)
+
+
+def output_files(folder, plots):
+    """The files of a compiled folder, for the report."""
+    folder = Path(folder)
+    files = {"Verilog": folder / "design.v", "side-car (configuration and timing)":
+             folder / "design.json", "encoded model": folder / "model.npz"}
+    files.update({f"plot: {_PLOT_TITLES[name]}": path for name, path in plots.items()})
+    return {what: str(path) for what, path in files.items()}
+
+
+def _loaded(args):
+    if args.finetune:
+        return f"loaded from {args.weights}"
+    return f"loaded from {args.weights}; never trained by zeroskip (no --finetune)"
+
+
+def run(args):
+    """Check every option and the weights, then compile; return the exit status."""
+    n_pe = check_int_option("--pe", args.n_pe, 1, MAX_PE)
+    queue_depth = check_int_option("--queue-depth", args.queue_depth, 1, MAX_QUEUE_DEPTH)
+    density = check_density(args.density)
+    check_int_option("--seed", args.seed, 0, MAX_SEED)
+    out = check_out("--out", args.out)
+    network = load_weights(args.weights)
+    if args.finetune:
+        check_finetune(network.weights)
+    needs_digits = args.finetune or (network.x is None
+                                     and layer_sizes(network.weights)[0] == DIGITS_INPUTS)
+    data = digits(args.seed) if needs_digits else None
+    eval_set = evaluation_set(network, data)
+
+    progress = args.progress
+    progress.total = 3 + (eval_set is not None)
+    out.mkdir(parents=True, exist_ok=True)
+    with one_blas_thread():
+        what = "pruning and fine-tuning" if args.finetune else "pruning"
+        with progress.step(f"{what} of {dims(layer_sizes(network.weights))} to {pct(density, 1)}"):
+            pruned = prune_network(network.weights, density=density,
+                                   finetune_data=data if args.finetune else None,
+                                   seed=args.seed, progress=progress)
+        with progress.step(f"weight sharing, EIE encoding for {n_pe} PEs, Verilog"):
+            compressed, design = compile_network(pruned.weights, n_pe=n_pe,
+                                                 queue_depth=queue_depth, folder=out,
+                                                 progress=progress)
+        report = start_report("zeroskip compile report", args.command_line,
+                              source=network.source, pruned=pruned, compressed=compressed,
+                              eval_set=eval_set, first_steps=[_loaded(args)])
+        cycles = ideal = None
+        if eval_set is not None:
+            with progress.step(f"golden model and cycle model on {len(eval_set.x)} vectors"):
+                acts, _ = evaluate(report, pruned=pruned, compressed=compressed,
+                                   eval_set=eval_set, progress=progress)
+                cycles, ideal = model_cycles(compressed.layers, acts, config=compressed.config,
+                                             timing=design.timing)
+                report["eie"] = cycle_summary(cycles, ideal, compressed.layers, n_pe)
+        with progress.step("report and plots"):
+            plots = write_plots(out, report, layers=compressed.layers, cycles=cycles,
+                                ideal=ideal)
+            report["files"] = output_files(out, plots)
+            report["next"] = f"zeroskip simulate {out} --inputs FILE"
+            text = write_report(out, report)
+    print(text, end="")
+    return EXIT_OK
