@@ -11,7 +11,7 @@ STAMP   := $(VENV)/.installed
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 CONFIG  ?= eie-4pe
-TARGET  ?= ecp5-25f
+TARGET  ?= ecp5-25f-6
 OUT     ?= build
 JOBS    ?= 2
 # Extra options of the zeroskip subcommand a target runs, e.g.

@@ -1,6 +1,6 @@
 """``zeroskip synth``: FPGA synthesis of a named configuration with yosys and nextpnr.
 
-    zeroskip synth --config eie-8pe --target ecp5-25f --out build/synth
+    zeroskip synth --config eie-8pe --target ecp5-25f-6 --out build/synth
     zeroskip synth --config eie-4pe --target ice40-up5k --seeds 3 --freq 50
     zeroskip synth --list-targets
 

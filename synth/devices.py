@@ -110,21 +110,21 @@ DEVICES = {
             capacity={"ICESTORM_LC": 7680, "ICESTORM_RAM": 32, "ICESTORM_SPRAM": 0,
                       "ICESTORM_DSP": 0, "SB_IO": 206},
         ),
+    ] + [
+        # One target per part and speed grade, named after both; nextpnr is
+        # always told the grade (``--speed``), so no figure is for an unknown one.
         Device(
-            name="ecp5-25f", family="ecp5", part="LFE5U-25F-CABGA381",
-            # nextpnr's default grade, stated so the results can say which it was.
-            speed=6, nextpnr_args=("--25k", "--package", "CABGA381"),
-            synth_args=(), default_freq=125.0,
-            capacity={"TRELLIS_COMB": 24288, "TRELLIS_FF": 24288, "DP16KD": 56,
-                      "MULT18X18D": 28, "TRELLIS_IO": 197},
-        ),
-        Device(
-            name="ecp5-85f", family="ecp5", part="LFE5U-85F-CABGA381",
-            speed=6, nextpnr_args=("--85k", "--package", "CABGA381"),
-            synth_args=(), default_freq=125.0,
-            capacity={"TRELLIS_COMB": 83640, "TRELLIS_FF": 83640, "DP16KD": 208,
-                      "MULT18X18D": 156, "TRELLIS_IO": 365},
-        ),
+            name=f"ecp5-{size}f-{speed}", family="ecp5", part=f"LFE5U-{size}F-CABGA381",
+            speed=speed, nextpnr_args=(f"--{size}k", "--package", "CABGA381"),
+            synth_args=(), default_freq=125.0, capacity=capacity,
+        )
+        for size, capacity in (
+            ("25", {"TRELLIS_COMB": 24288, "TRELLIS_FF": 24288, "DP16KD": 56,
+                    "MULT18X18D": 28, "TRELLIS_IO": 197}),
+            ("85", {"TRELLIS_COMB": 83640, "TRELLIS_FF": 83640, "DP16KD": 208,
+                    "MULT18X18D": 156, "TRELLIS_IO": 365}),
+        )
+        for speed in (6, 8)
     ]
 }
 

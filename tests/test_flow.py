@@ -346,7 +346,7 @@ def _report(history=None):
     report["eie"] = cycle_summary(cycles, ideal, comp.layers, 2, check=SimpleNamespace(
         outputs_match=np.array([True, True]), cycles_match=np.array([True, False])))
     report["synth"] = {
-        "target": "ecp5-25f", "part": "LFE5U-25F", "speed_grade": 6, "seed": 1,
+        "target": "ecp5-25f-6", "part": "LFE5U-25F", "speed_grade": 6, "seed": 1,
         "luts": {"used": 1000, "available": 24288}, "flip_flops": 900,
         "block_rams": {"used": 4, "available": 56}, "dsps": {"used": 2, "available": 28},
         "fmax_mhz": 48.5, "target_mhz": 50.0, "timing_met": False, "cached": False,
@@ -390,7 +390,7 @@ def test_synth_job_cancel_ends_its_process_group(tmp_path):
     _, comp = _compressed()
     write_compiled(tmp_path, comp)
     notes = []
-    job = SynthJob(tmp_path, target="ecp5-25f", freq=50.0, out_dir=tmp_path / "synth",
+    job = SynthJob(tmp_path, target="ecp5-25f-6", freq=50.0, out_dir=tmp_path / "synth",
                    cache_dir=None, note=notes.append)
     deadline = time.monotonic() + 120
     while not notes and time.monotonic() < deadline:

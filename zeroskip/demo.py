@@ -91,7 +91,7 @@ class DemoOptions:
     seed: int = 0
     nm: bool = True
     synth: bool = True
-    target: str = "ecp5-25f"
+    target: str = "ecp5-25f-6"
     # Near what the array reaches: nextpnr spends minutes chasing an unreachable target.
     synth_mhz: float = 50.0
 

@@ -49,7 +49,7 @@ BENCH_DENSITY = 0.1
 NM_CONFIGS = ("nm-tile-2of4", "dense-tile", "nm-mac-2of4-g4", "dense-mac-g4")
 
 #: Targets the N:M pairs run on by default.
-NM_TARGETS = ("ecp5-25f", "ecp5-85f")
+NM_TARGETS = ("ecp5-25f-6", "ecp5-85f-6")
 
 
 def eie_efficiency(config, timing, *, density=BENCH_DENSITY, seed=0):
