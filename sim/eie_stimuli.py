@@ -80,9 +80,10 @@ def _acts(rng, n_in, density, *, extreme=False):
     return np.where(rng.random(n_in) < density, vals, 0).astype(np.int64)
 
 
-def _layer(rng, config, n_out, n_in, density, *, extreme=False):
-    idx = _indices(rng, n_out, n_in, density)
-    return encode(idx, _codebook(rng, extreme=extreme), config=config)
+def _layer(rng, config, n_out, n_in, density, *, extreme=False, bias=False):
+    """A random layer of ``n_in`` inputs; with ``bias``, one more (bias) column."""
+    idx = _indices(rng, n_out, n_in + int(bias), density)
+    return encode(idx, _codebook(rng, extreme=extreme), config=config, bias=bias)
 
 
 def _dims(rng, config, lo_rows=1):
@@ -145,6 +146,13 @@ def _chains(rng, config):
         layers = [(_layer(rng, config, dims[i + 1], dims[i], 0.4), i < n_layers - 1 or k == 0)
                   for i in range(n_layers)]
         jobs.append(Job(f"chain_{k}", layers, _acts(rng, dims[0], 0.7)))
+    # A chain with a bias column in every layer (the array feeds it 1.0),
+    # the last group of each layer full up to the bias column.
+    dims = [int(rng.integers(1, min(config.max_dim, 2 * config.n_pe + 6))) for _ in range(3)]
+    dims[1] = max(1, min(config.max_dim - 1, (dims[1] // config.n_pe + 1) * config.n_pe - 1))
+    layers = [(_layer(rng, config, dims[i + 1], dims[i], 0.5, bias=True), i == 0)
+              for i in range(2)]
+    jobs.append(Job("bias_chain", layers, _acts(rng, dims[0], 0.6)))
     return jobs
 
 

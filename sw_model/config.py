@@ -54,7 +54,9 @@ class EieConfig(_ConfigMixin):
         Number of processing elements. Row ``i`` of every layer belongs to PE
         ``i % n_pe`` at local row ``i // n_pe``; so do input activations.
     queue_depth : int
-        Depth of each PE's activation queue.
+        Depth of each PE's activation queue, and the credits the central unit
+        holds for each PE (a broadcast needs a credit of every PE). 16 costs no
+        more than 1 on ECP5, whose LUT RAM is 16 words deep.
     entries_per_word : int
         8-bit sparse-matrix entries (4-bit ``v``, 4-bit ``z``) per memory word;
         a power of two from 1 to 8, so a word is at most 64 bits.
@@ -78,7 +80,7 @@ class EieConfig(_ConfigMixin):
     """
 
     n_pe: int = 8
-    queue_depth: int = 8
+    queue_depth: int = 16
     entries_per_word: int = 8
     act_frac_bits: int = 8
     w_frac_bits: int = 12
@@ -273,32 +275,41 @@ class EieTiming(_ConfigMixin):
     :attr:`hw.eie.array.EieArray.timing` derives them from its blocks'
     ``latency`` properties; :mod:`sw_model.eie_cycles` explains how each enters
     the cycle count. There are no defaults: a timing always comes from a design.
+    Cycle 0 is a layer's START cycle.
 
     Parameters
     ----------
-    lnzd_first : int
-        From a layer's START cycle to the LNZD's first slot.
+    read_first : int
+        Cycle of the layer's first group read (one local address in every PE).
+    group_latency : int
+        From a group's read to the first cycle the LNZD can take it (memory
+        read, output register, requantization, mask precomputation).
+    group_slots : int
+        Groups the reader may run ahead of the LNZD: the read of group ``g``
+        waits until the LNZD has taken group ``g - group_slots``.
     ptr_latency : int
-        From a broadcast to the earliest issue of its column's first entry.
-    ptr_drain : int
-        From the last broadcast until every PE's pointer stage is empty.
+        From a broadcast to the cycle its column sits in a PE's pointer stage
+        (where it enters the activation queue, or is dropped if empty).
+    credit_return : int
+        From the cycle a PE releases a queue slot (pops an item, or drops an
+        empty column) to the first cycle the freed credit allows a broadcast.
     pe_drain : int
-        From a PE's last issue until the PE is idle.
-    lnzd_done : int
-        From the LNZD's last slot until its done flag is seen.
-    requant_extra : int
-        Cycles of the requantization pass besides one per local output row.
+        From a PE's last issue to its first idle cycle.
+    idle_latency : int
+        From the first cycle every PE is idle to the layer's last cycle.
     """
 
-    lnzd_first: int
+    read_first: int
+    group_latency: int
+    group_slots: int
     ptr_latency: int
-    ptr_drain: int
+    credit_return: int
     pe_drain: int
-    lnzd_done: int
-    requant_extra: int
+    idle_latency: int
 
     def __post_init__(self):
         _check_latencies(self)
+        check_int("group_slots", self.group_slots, lo=1, hi=1 << 16)
 
 
 @dataclass(frozen=True)

@@ -2,32 +2,39 @@
 
 This is part of the golden model: for a configuration, a chain of encoded
 layers and the input activations it predicts the RTL's run time and its per-PE
-counters *exactly*, from a handful of named latencies that the RTL reports as
+counters *exactly*, from the named latencies that the RTL reports as
 ``EieArray.timing`` (an :class:`~sw_model.config.EieTiming`, also written to the
-design's side-car). ``docs/eie.md`` derives the formula; in short, per layer
-(cycle 0 is the layer's START cycle):
+design's side-car). ``docs/eie.md`` derives the formula; per layer (cycle 0 is
+the layer's START cycle, ``C`` the queue depth, which is also the credits):
 
-* The leading-nonzero detector (LNZD) scans the input activations in groups of
-  ``n_pe`` columns (one local address across all PEs). Its first slot is cycle
-  ``lnzd_first``. A group with ``k`` nonzero activations takes ``k`` slots, a
-  group with none takes one slot. Nonzero column ``k`` is offered at
-  ``a_k = b_{k-1} + 1 + e_k`` (``e_k`` all-zero groups in between) and
-  broadcast at ``b_k = max(a_k, max_p U^p)``, ``U^p`` the cycle in which PE
-  ``p``'s most recent non-empty column left the pointer stage for its queue.
-* A PE ignores columns in which it has no entries. A column with ``n > 0``
-  entries is pushed into the queue at ``U = max(b + ptr_latency - 1,
-  S_{m - D})`` (the queue, depth ``D``, has room once the PE's ``D``-th most
-  recent column started issuing), starts issuing at ``S = max(U + 1, F + 1)``
-  and issues one entry per cycle until ``F = S + n - 1``.
-* The layer's compute phase ends when the LNZD is done (``lnzd_done`` after its
-  last slot), the pointer stage has emptied (``ptr_drain`` after the last
-  broadcast) and every PE's pipeline has drained (``pe_drain`` after its last
-  issue). Then the requantization pass takes one cycle per local output row,
-  ``ceil(n_rows / n_pe)``, plus ``requant_extra``.
+* **Group reads.** The input activations are read in groups of ``n_pe``
+  columns (one local address in every PE), requantized on the fly from the
+  previous layer's accumulators. Group ``g`` is read at
+  ``R_g = max(R_{g-1} + 1, Q_{g - group_slots} + 1)`` (``R_0 = read_first``)
+  and the LNZD can take it from ``R_g + group_latency``.
+* **LNZD.** It takes group ``g`` at ``Q_g = max(free, R_g + group_latency)``.
+  An all-zero group takes that one cycle (``free = Q_g + 1``); otherwise its
+  nonzero columns are offered one after the other, the first at ``Q_g + 1``,
+  each next one the cycle after the previous broadcast, and the next group
+  can be taken in the cycle of the last broadcast (``free = b_last``).
+* **Credits.** Column ``k`` (the ``k``-th broadcast of the layer) is broadcast
+  at ``b_k = max(a_k, max_p t_p)``, where ``t_p`` is, once ``k >= C``, the
+  ``(k - C + 1)``-th earliest cycle at which one of PE ``p``'s credits came
+  back (``credit_return`` after the PE released the slot: popped the item, or
+  dropped an empty column in its pointer stage).
+* **PEs.** A column reaches PE ``p``'s pointer stage at ``U = b + ptr_latency``.
+  With no entries for the PE it is dropped there (released at ``U``);
+  otherwise it is queued and starts issuing at ``S = max(U + 1, F + 1)``
+  (released at ``S``), ``F`` the previous column's last issue, and issues one
+  entry per cycle until ``S + n - 1``. Credits guarantee the queue has room.
+* **End.** The layer's last cycle is ``E = max(T, I + idle_latency)``: ``T``
+  the first cycle after the LNZD's last group or broadcast, ``I`` the first
+  cycle every PE is idle (``pe_drain`` after its last issue, one after the
+  last column's pointer stage). The layer takes ``E + 1`` cycles; there is no
+  requantization or clear pass (the next layer requantizes as it reads).
 
 Counters: ``busy[p]`` counts cycles PE ``p`` issues an entry; ``stall[p]``
-counts cycles the LNZD offered an activation while PE ``p`` was not ready (its
-pointer stage held a column its full queue could not take);
+counts cycles the LNZD offered a column while PE ``p`` had no credit;
 ``idle[p] = cycles - busy[p]``.
 """
 
@@ -39,9 +46,10 @@ from .config import EieTiming
 from .eie_format import EieLayer
 from .eie_model import check_acts, eie_chain
 
-__all__ = ["LayerCycles", "layer_cycles", "chain_cycles"]
+__all__ = ["LayerCycles", "column_acts", "layer_cycles", "chain_cycles"]
 
 _NEVER = -(1 << 40)
+_FAR = 1 << 62
 
 
 @dataclass(frozen=True)
@@ -94,55 +102,76 @@ def _check_timing(timing):
     return timing
 
 
+def column_acts(layer, acts, *, config):
+    """The activation of every column a layer scans: the inputs, then 1.0 for a bias column."""
+    acts = check_acts(acts, layer.n_inputs)
+    if layer.bias:
+        acts = np.concatenate([acts, [1 << config.act_frac_bits]])
+    return acts
+
+
 def layer_cycles(layer, acts, *, config, timing):
     """Predict the RTL's cycles and per-PE counters for one layer.
 
     ``acts`` are the layer's input activations (only which are nonzero
-    matters); ``config`` an :class:`~sw_model.config.EieConfig`; ``timing`` the
+    matters; a bias column counts as one more nonzero); ``config`` an
+    :class:`~sw_model.config.EieConfig`; ``timing`` the
     :class:`~sw_model.config.EieTiming` of the array (``EieArray.timing``, or
     the design's side-car).
     """
     _check_layer(layer, config)
     _check_timing(timing)
-    acts = check_acts(acts, layer.n_cols)
-    n_pe, depth = config.n_pe, config.queue_depth
+    nonzero = column_acts(layer, acts, config=config) != 0
+    n_pe, credits = config.n_pe, config.queue_depth
     lanes = np.arange(n_pe)
     lengths = np.diff(layer.ptr, axis=1)
     n_groups = -(-layer.n_cols // n_pe)
 
-    # ring[p, m % depth] holds the issue start S of PE p's item m - depth
-    # (_NEVER until the PE has queued depth items): item m can only be pushed
-    # into the queue once that item has been popped.
-    ring = np.full((n_pe, depth), _NEVER, dtype=np.int64)
-    queued = np.zeros(n_pe, dtype=np.int64)
+    # pending[p, :] holds the cycles from which PE p's outstanding credits
+    # count again; once C broadcasts are out, each broadcast waits for (and
+    # uses up) the earliest of them.
+    pending = np.full((n_pe, credits), _FAR, dtype=np.int64)
     last_issue = np.full(n_pe, _NEVER, dtype=np.int64)
-    # Cycle in which each PE's most recent non-empty column leaves stage P.
-    last_push = np.full(n_pe, _NEVER, dtype=np.int64)
     busy = np.zeros(n_pe, dtype=np.int64)
     stall = np.zeros(n_pe, dtype=np.int64)
-    b = timing.lnzd_first - 1
-    group = -1
-    for col in np.flatnonzero(acts):
-        g = col // n_pe
-        a = b + 1 + (g - group - 1 if g != group else 0)
-        b = max(a, int(last_push.max()))
-        stall += np.clip(np.minimum(b, last_push) - a, 0, None)
-        n = lengths[:, col]
-        has = n > 0
-        push = np.maximum(b + timing.ptr_latency - 1, ring[lanes, queued % depth])
-        start = np.maximum(push + 1, last_issue + 1)
-        ring[lanes[has], queued[has] % depth] = start[has]
-        queued += has
-        last_push = np.where(has, push, last_push)
-        last_issue = np.where(has, start + n - 1, last_issue)
-        busy += n
-        group = g
-    last_slot = b + (n_groups - 1 - group)
-    drained = max(last_slot + timing.lnzd_done, b + timing.ptr_drain,
-                  int(last_issue.max()) + timing.pe_drain)
-    out_rows = -(-layer.n_rows // n_pe)
-    cycles = drained + out_rows + timing.requant_extra
-    return LayerCycles(cycles, busy, stall, int(busy.sum()), n_pe)
+    reads, takes = [], []
+    free, broadcasts, b = 0, 0, _NEVER
+    for g in range(n_groups):
+        read = timing.read_first if g == 0 else reads[-1] + 1
+        if g >= timing.group_slots:
+            read = max(read, takes[g - timing.group_slots] + 1)
+        reads.append(read)
+        take = max(free, read + timing.group_latency)
+        takes.append(take)
+        cols = g * n_pe + np.flatnonzero(nonzero[g * n_pe:(g + 1) * n_pe])
+        if cols.size == 0:
+            free = end_scan = take + 1
+            continue
+        offer = take + 1
+        for col in cols:
+            if broadcasts >= credits:
+                slot = pending.argmin(axis=1)
+                ready = pending[lanes, slot]
+                b = max(offer, int(ready.max()))
+                stall += np.clip(np.minimum(ready, b) - offer, 0, None)
+            else:
+                slot = np.full(n_pe, broadcasts)
+                b = offer
+            n = lengths[:, col]
+            has = n > 0
+            stage_p = b + timing.ptr_latency
+            start = np.maximum(stage_p + 1, last_issue + 1)
+            pending[lanes, slot] = np.where(has, start, stage_p) + timing.credit_return
+            last_issue = np.where(has, start + n - 1, last_issue)
+            busy += n
+            broadcasts += 1
+            offer = b + 1
+        free, end_scan = b, b + 1
+    idle = _NEVER
+    if broadcasts:
+        idle = max(b + timing.ptr_latency + 1, int(last_issue.max()) + timing.pe_drain)
+    last = max(end_scan, idle + timing.idle_latency)
+    return LayerCycles(last + 1, busy, stall, int(busy.sum()), n_pe)
 
 
 def chain_cycles(layers_relus, acts, *, config, timing):

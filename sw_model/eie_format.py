@@ -29,6 +29,12 @@ read in the same cycle. Entries are packed ``entries_per_word`` to a memory
 word, entry ``e`` at word ``e // epw``, bits ``8 * (e % epw)`` upwards; columns
 are not word aligned.
 
+A layer may have a *bias* (``EieLayer.bias``), handled as in the paper: one
+more input column, the last one (``n_cols - 1``), whose activation is the
+constant 1.0. Its weights are the biases, stored in the same entry stream and
+the same codebook as every other column; :func:`append_bias_column` builds
+such a matrix from float weights and biases.
+
 ``docs/formats.md`` describes the same format with diagrams.
 """
 
@@ -39,6 +45,7 @@ import numpy as np
 
 from .config import EieConfig
 from .fixed import W_BITS, check_int, check_int_array
+from .prune import check_weights
 
 __all__ = [
     "CODEBOOK_SIZE",
@@ -46,6 +53,9 @@ __all__ = [
     "ENTRY_BITS",
     "MAX_RUN",
     "EieLayer",
+    "append_bias_column",
+    "split_bias_column",
+    "check_bias_flags",
     "check_codebook",
     "check_indices",
     "encode",
@@ -82,6 +92,12 @@ def _check_entries_per_word(entries_per_word):
         raise ValueError(
             f"entries_per_word must be 1, 2, 4 or 8, not {entries_per_word!r}")
     return int(entries_per_word)
+
+
+def _check_bias(bias):
+    if not isinstance(bias, (bool, np.bool_)):
+        raise TypeError(f"bias must be a bool, not {bias!r}")
+    return bool(bias)
 
 
 def check_codebook(codebook):
@@ -122,7 +138,8 @@ class EieLayer:
     Attributes
     ----------
     n_rows, n_cols : int
-        Outputs and inputs of the layer.
+        Outputs and columns of the matrix; with a bias, the last column is the
+        bias column and the layer has ``n_cols - 1`` inputs (:attr:`n_inputs`).
     n_pe : int
         PEs the rows are interleaved over.
     entries_per_word : int
@@ -134,6 +151,10 @@ class EieLayer:
         entry, padding included, in stream (column-major) order.
     ptr : numpy.ndarray
         ``int64`` shape ``(n_pe, n_cols + 1)``, column pointers per PE.
+    bias : bool
+        Column ``n_cols - 1`` is the layer's bias column: its activation is
+        the constant 1.0 (``1 << act_frac_bits``), supplied by the array, not
+        by the caller. A bias layer has at least 2 columns.
     """
 
     n_rows: int
@@ -144,10 +165,15 @@ class EieLayer:
     v: tuple
     z: tuple
     ptr: np.ndarray
+    bias: bool = False
 
     def __post_init__(self):
         check_int("n_rows", self.n_rows, lo=1)
         check_int("n_cols", self.n_cols, lo=1)
+        object.__setattr__(self, "bias", _check_bias(self.bias))
+        if self.bias and self.n_cols < 2:
+            raise ValueError(f"A layer with a bias needs n_cols >= 2 (at least one input and "
+                             f"the bias column), not {self.n_cols!r}")
         _check_n_pe(self.n_pe)
         _check_entries_per_word(self.entries_per_word)
         if len(self.v) != self.n_pe or len(self.z) != self.n_pe:
@@ -157,6 +183,11 @@ class EieLayer:
         if self.ptr.shape != (self.n_pe, self.n_cols + 1):
             raise ValueError(
                 f"ptr must have shape {(self.n_pe, self.n_cols + 1)}, not {self.ptr.shape}")
+
+    @property
+    def n_inputs(self):
+        """Activations a caller supplies: ``n_cols``, less the bias column if there is one."""
+        return self.n_cols - int(self.bias)
 
     def _check_pe(self, pe):
         return check_int("pe", pe, lo=0, hi=self.n_pe - 1)
@@ -238,6 +269,7 @@ class EieLayer:
         maximum of the entries per PE: the fraction of the slowest PE's work the
         average PE does, 1.0 when perfectly balanced. It is a static measure; the
         dynamic one depends on the activations and the queues (cycle model).
+        ``nnz`` and ``density`` count the bias column like any other column.
         """
         n_entries = self.n_entries
         if ptr_bits is None:
@@ -253,6 +285,8 @@ class EieLayer:
         return {
             "n_rows": self.n_rows,
             "n_cols": self.n_cols,
+            "n_inputs": self.n_inputs,
+            "bias": self.bias,
             "n_pe": self.n_pe,
             "nnz": self.nnz,
             "density": self.nnz / (self.n_rows * self.n_cols),
@@ -269,6 +303,62 @@ class EieLayer:
             "load_max": load_max,
             "load_balance": float(n_entries.mean()) / load_max if load_max else 1.0,
         }
+
+
+def append_bias_column(w, b):
+    """Float weights ``w`` (outputs x inputs) and biases ``b`` as one matrix ``[w | b]``.
+
+    EIE computes a bias as one more input whose activation is the constant
+    1.0, so the bias column is ``b`` itself. Pruning
+    (:mod:`sw_model.prune`), weight sharing (one codebook over a layer's kept
+    weights and biases, :func:`sw_model.codebook.share_weights`) and
+    :func:`encode` (with ``bias=True``) then treat it as any other column.
+    Returns a new ``float64`` matrix of shape ``(outputs, inputs + 1)``.
+    """
+    w = check_weights(w)
+    arr = np.asarray(b)
+    if arr.dtype == np.bool_ or not (np.issubdtype(arr.dtype, np.integer)
+                                     or np.issubdtype(arr.dtype, np.floating)):
+        raise TypeError(f"b must be a real-valued array, not an array of dtype {arr.dtype}")
+    if arr.shape != (w.shape[0],):
+        raise ValueError(f"b must have shape ({w.shape[0]},), one bias per output of w, "
+                         f"not {arr.shape}")
+    arr = arr.astype(np.float64)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError("b must hold only finite values")
+    return np.concatenate((w, arr[:, None]), axis=1)
+
+
+def split_bias_column(w_aug):
+    """The inverse of :func:`append_bias_column`: ``(w, b)`` of a matrix ``[w | b]``.
+
+    ``w_aug`` needs at least 2 columns; the results are ``float64`` copies.
+    """
+    w_aug = check_weights(w_aug)
+    if w_aug.shape[1] < 2:
+        raise ValueError(f"w_aug must have at least 2 columns (the inputs and the bias "
+                         f"column), not shape {w_aug.shape}")
+    return w_aug[:, :-1].copy(), w_aug[:, -1].copy()
+
+
+def check_bias_flags(bias, n_layers):
+    """Which of ``n_layers`` layers have a bias, as a tuple of ``bool``.
+
+    ``bias`` is one ``bool`` for every layer, or a sequence of one ``bool`` per
+    layer; ``None`` means no biases.
+    """
+    if bias is None:
+        return (False,) * n_layers
+    if isinstance(bias, (bool, np.bool_)):
+        return (bool(bias),) * n_layers
+    if isinstance(bias, (str, bytes)) or not hasattr(bias, "__len__"):
+        raise TypeError(f"bias must be a bool or a sequence of bools, not {bias!r}")
+    if len(bias) != n_layers:
+        raise ValueError(f"bias must have one flag per layer ({n_layers}), not {len(bias)}")
+    for i, flag in enumerate(bias):
+        if not isinstance(flag, (bool, np.bool_)):
+            raise TypeError(f"bias[{i}] must be a bool, not {flag!r}")
+    return tuple(bool(flag) for flag in bias)
 
 
 def _check_indices_array(indices):
@@ -376,13 +466,15 @@ def entry_counts(matrix, n_pe):
                        minlength=n_pe).astype(np.int64)
 
 
-def encode(indices, codebook, *, config):
+def encode(indices, codebook, *, config, bias=False):
     """Encode a matrix of codebook indices into EIE's format for an array ``config``.
 
     Parameters
     ----------
     indices : array of int, shape (n_rows, n_cols)
-        Codebook index of every weight, 0..15; 0 is a zero weight.
+        Codebook index of every weight, 0..15; 0 is a zero weight. With
+        ``bias``, the shape is ``(n_rows, n_inputs + 1)`` and the last column
+        holds the biases' indices.
     codebook : array of int, shape (16,)
         Shared weights, signed 16-bit; ``codebook[0]`` must be 0.
     config : EieConfig
@@ -390,10 +482,18 @@ def encode(indices, codebook, *, config):
         interleaved over) and ``entries_per_word`` (entries per sparse-matrix
         memory word) decide the layout. Whether the layer fits the array's
         memories is :func:`check_fits`'s question.
+    bias : bool
+        The last column is the layer's bias column (constant activation 1.0).
+        It is encoded like any other column, in the same stream and codebook;
+        only :attr:`EieLayer.bias` records what it is.
     """
     if not isinstance(config, EieConfig):
         raise TypeError(f"config must be an EieConfig, not {config!r}")
+    bias = _check_bias(bias)
     idx = _check_indices_array(indices)
+    if bias and idx.shape[1] < 2:
+        raise ValueError(f"indices must have at least 2 columns with bias=True (the inputs "
+                         f"and the bias column), not shape {idx.shape}")
     cb = check_codebook(codebook)
     n_pe, epw = config.n_pe, config.entries_per_word
     n_rows, n_cols = idx.shape
@@ -434,13 +534,15 @@ def encode(indices, codebook, *, config):
     vs = tuple(_readonly(v_all[bounds[k]:bounds[k + 1]], np.uint8) for k in range(n_pe))
     zs = tuple(_readonly(z_all[bounds[k]:bounds[k + 1]], np.uint8) for k in range(n_pe))
     return EieLayer(n_rows=n_rows, n_cols=n_cols, n_pe=n_pe, entries_per_word=epw,
-                    codebook=cb, v=vs, z=zs, ptr=ptr)
+                    codebook=cb, v=vs, z=zs, ptr=ptr, bias=bias)
 
 
 def decode(layer):
     """Rebuild the matrix of codebook indices (``int64``) from an :class:`EieLayer`.
 
-    The exact inverse of :func:`encode`; padding entries decode to nothing.
+    The exact inverse of :func:`encode`; padding entries decode to nothing. The
+    result has all ``n_cols`` columns: for a layer with a bias, the last one is
+    the bias column.
     """
     idx = np.zeros((layer.n_rows, layer.n_cols), dtype=np.int64)
     for pe in range(layer.n_pe):
@@ -451,7 +553,13 @@ def decode(layer):
 
 
 def decode_weights(layer):
-    """The layer's integer weight matrix ``codebook[indices]`` (``int64``)."""
+    """The layer's integer weight matrix ``codebook[indices]`` (``int64``).
+
+    Shape ``(n_rows, n_cols)``; for a layer with a bias, the last column holds
+    the biases (in the weight format: times the constant activation
+    ``1 << act_frac_bits`` they add ``bias * 2**act_frac_bits`` to the
+    accumulator), so ``y = requantize(W @ concat(x, [1 << act_frac_bits]))``.
+    """
     return layer.codebook[decode(layer)]
 
 
@@ -513,7 +621,8 @@ def check_fits(layers, config):
     ``layers`` holds :class:`EieLayer` objects or ``(EieLayer, relu)`` pairs, in
     the order they are stored. Checked: the number of layers against
     ``max_layers``; every layer's ``n_pe`` and ``entries_per_word`` against the
-    configuration; its inputs and outputs against ``max_dim``; the sparse-matrix
+    configuration; its columns (inputs, and the bias column if it has one) and
+    outputs against ``max_dim``; the sparse-matrix
     words per PE over all layers (each layer starting at a word boundary)
     against ``matrix_depth``; the column pointers over all layers (each block
     starting at an even address) against ``ptr_depth``.
@@ -525,7 +634,8 @@ def check_fits(layers, config):
         raise ValueError(f"{len(layers)} layers do not fit the layer table "
                          f"(max_layers = {config.max_layers})")
     for i, layer in enumerate(layers):
-        for what, size in (("outputs", layer.n_rows), ("inputs", layer.n_cols)):
+        columns = "columns (inputs and the bias column)" if layer.bias else "inputs"
+        for what, size in (("outputs", layer.n_rows), (columns, layer.n_cols)):
             if size > config.max_dim:
                 raise ValueError(
                     f"Layer {i} has {size} {what}, more than max_dim = {config.max_dim} "
@@ -608,15 +718,17 @@ def layers_to_arrays(layers_relus, prefix=""):
     """A chain of ``(EieLayer, relu)`` as plain arrays for an ``.npz`` (no pickles).
 
     Per layer ``i``: ``<prefix>layer<i>_shape`` (``n_rows, n_cols, n_pe,
-    entries_per_word, relu``), ``_codebook``, ``_ptr`` and ``_entries`` (every
-    PE's stream of ``(z << 4) | v`` bytes, PE 0 first; ``ptr[:, -1]`` gives the
-    lengths). :func:`layers_from_arrays` is the inverse.
+    entries_per_word, relu, bias``; ``n_cols`` counts the bias column),
+    ``_codebook``, ``_ptr`` and ``_entries`` (every PE's stream of
+    ``(z << 4) | v`` bytes, PE 0 first; ``ptr[:, -1]`` gives the lengths).
+    :func:`layers_from_arrays` is the inverse.
     """
     arrays = {f"{prefix}layers": np.array(len(layers_relus))}
     for i, (layer, relu) in enumerate(layers_relus):
         key = f"{prefix}layer{i}"
         arrays[f"{key}_shape"] = np.array([layer.n_rows, layer.n_cols, layer.n_pe,
-                                           layer.entries_per_word, int(bool(relu))])
+                                           layer.entries_per_word, int(bool(relu)),
+                                           int(layer.bias)])
         arrays[f"{key}_codebook"] = np.asarray(layer.codebook)
         arrays[f"{key}_ptr"] = np.asarray(layer.ptr)
         arrays[f"{key}_entries"] = np.concatenate(
@@ -628,7 +740,8 @@ def layers_from_arrays(arrays, prefix=""):
     """The ``[(EieLayer, relu)]`` chain stored by :func:`layers_to_arrays`.
 
     ``arrays`` is a mapping such as an opened ``.npz``; a missing or malformed
-    entry raises :class:`ValueError` naming it.
+    entry raises :class:`ValueError` naming it. A ``_shape`` of 5 numbers (files
+    written before layers had biases) loads as a layer without a bias.
     """
     def get(name):
         try:
@@ -639,9 +752,14 @@ def layers_from_arrays(arrays, prefix=""):
     layers = []
     for i in range(int(get("layers"))):
         shape = get(f"layer{i}_shape")
-        if shape.shape != (5,):
-            raise ValueError(f"{prefix}layer{i}_shape must hold 5 numbers, not {shape.tolist()}")
-        n_rows, n_cols, n_pe, epw, relu = (int(x) for x in shape)
+        if shape.shape not in ((5,), (6,)):
+            raise ValueError(f"{prefix}layer{i}_shape must hold 6 numbers (or 5 without the "
+                             f"bias flag), not {shape.tolist()}")
+        n_rows, n_cols, n_pe, epw, relu, bias = (int(x) for x in (*shape, 0)[:6])
+        for name, flag in (("relu", relu), ("bias", bias)):
+            if flag not in (0, 1):
+                raise ValueError(f"{prefix}layer{i}_shape: the {name} flag must be 0 or 1, "
+                                 f"not {flag}")
         ptr = get(f"layer{i}_ptr").astype(np.int64)
         entries = get(f"layer{i}_entries").astype(np.uint8)
         if ptr.shape != (n_pe, n_cols + 1) or int(ptr[:, -1].sum()) != entries.shape[0]:
@@ -654,6 +772,7 @@ def layers_from_arrays(arrays, prefix=""):
             n_rows=n_rows, n_cols=n_cols, n_pe=n_pe, entries_per_word=epw,
             codebook=check_codebook(get(f"layer{i}_codebook")),
             v=tuple(_readonly(st & MAX_RUN, np.uint8) for st in streams),
-            z=tuple(_readonly(st >> INDEX_BITS, np.uint8) for st in streams), ptr=ptr)
+            z=tuple(_readonly(st >> INDEX_BITS, np.uint8) for st in streams), ptr=ptr,
+            bias=bool(bias))
         layers.append((layer, bool(relu)))
     return layers

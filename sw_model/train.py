@@ -1,11 +1,15 @@
 """A small float MLP, trained and pruned in NumPy: where a compressed model starts.
 
-The demo (``make demo``) trains a bias-free ReLU MLP on scikit-learn's bundled
+The demo (``make demo``) trains a ReLU MLP on scikit-learn's bundled
 handwritten-digits set (8x8 images, 10 classes; no download), then prunes it
 iteratively with short fine-tuning. Weights are stored as EIE lays a layer
-out, ``W`` of shape ``(outputs, inputs)`` with ``y = W @ x``. The layers have
-no bias because the EIE array computes ``y = requant(W @ x)``; a user's own
-weights with biases are rejected by the loaders with a message saying so.
+out, ``W`` of shape ``(outputs, inputs)`` with ``y = W @ x``.
+
+A layer may have a bias, stored as EIE stores it: one more column of ``W``,
+the last, whose input is the constant 1.0 (``y = W[:, :-1] @ x + W[:, -1]``;
+:func:`sw_model.eie_format.append_bias_column`). Masks, pruning and the
+optimizer then treat the biases as weights of that column, exactly as weight
+sharing and the encoder do; ``Mlp.bias`` says which layers have one.
 
 Floats are used here on purpose: training is upstream of quantization. The
 bit-exact path starts at :func:`sw_model.fixed.to_fixed`.
@@ -15,6 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .eie_format import check_bias_flags
 from .fixed import check_int
 
 __all__ = ["Dataset", "load_digits_dataset", "Mlp", "train", "iterative_prune"]
@@ -61,33 +66,65 @@ def load_digits_dataset(*, test_fraction=0.25, seed=0):
 
 @dataclass
 class Mlp:
-    """A bias-free MLP: ReLU after every layer but the last (which gives logits)."""
+    """An MLP: ReLU after every layer but the last (which gives logits).
+
+    ``weights``: one float matrix per layer, ``(outputs, inputs)``, or
+    ``(outputs, inputs + 1)`` for a layer with a bias (the bias column last);
+    ``masks``: where the weights may be nonzero (all by default); ``bias``: a
+    ``bool`` for every layer or one per layer (see
+    :func:`sw_model.eie_format.check_bias_flags`),
+    stored as a tuple. The default has no biases.
+    """
 
     weights: list
     masks: list = field(default=None)
+    bias: bool | tuple = False
 
     def __post_init__(self):
+        self.bias = check_bias_flags(self.bias, len(self.weights))
+        for i, (w, flag) in enumerate(zip(self.weights, self.bias, strict=True)):
+            if flag and np.shape(w)[1] < 2:
+                raise ValueError(f"weights[{i}] has a bias, so it needs at least 2 columns "
+                                 f"(the inputs and the bias column), not shape {np.shape(w)}")
         if self.masks is None:
             self.masks = [np.ones_like(w, dtype=bool) for w in self.weights]
 
     @classmethod
-    def init(cls, sizes, *, seed=0):
-        """He-initialised weights for layer sizes ``(inputs, hidden..., outputs)``."""
+    def init(cls, sizes, *, seed=0, bias=False):
+        """He-initialised weights for layer sizes ``(inputs, hidden..., outputs)``.
+
+        With ``bias``, every layer gets a bias column, initialised to 0; the
+        other weights are the same as without.
+        """
         if len(sizes) < 2:
             raise ValueError(f"sizes must name at least inputs and outputs, not {sizes!r}")
         for i, size in enumerate(sizes):
             check_int(f"sizes[{i}]", size, lo=1)
+        if not isinstance(bias, (bool, np.bool_)):
+            raise TypeError(f"bias must be a bool, not {bias!r}")
         rng = np.random.default_rng(seed)
         weights = [rng.normal(0.0, np.sqrt(2.0 / n_in), size=(n_out, n_in))
                    for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True)]
-        return cls(weights)
+        if bias:
+            weights = [np.concatenate((w, np.zeros((w.shape[0], 1))), axis=1) for w in weights]
+        return cls(weights, bias=bool(bias))
+
+    def input_weights(self, i):
+        """Layer ``i``'s weights that multiply its inputs (without the bias column)."""
+        return self.weights[i][:, :-1] if self.bias[i] else self.weights[i]
 
     def forward(self, x):
-        """Logits for a batch ``x`` of shape ``(batch, inputs)``, and the activations."""
+        """Logits for a batch ``x`` of shape ``(batch, inputs)``, and the activations.
+
+        The activations are every layer's input (``x`` first) and the logits,
+        without the bias column's constant.
+        """
         acts = [x]
         h = x
         for i, w in enumerate(self.weights):
-            h = h @ w.T
+            h = h @ self.input_weights(i).T
+            if self.bias[i]:
+                h = h + w[:, -1]
             if i < len(self.weights) - 1:
                 h = np.maximum(h, 0.0)
             acts.append(h)
@@ -101,7 +138,7 @@ class Mlp:
 
     @property
     def density(self):
-        """Fraction of nonzero weights over all layers."""
+        """Fraction of nonzero weights over all layers (bias columns included)."""
         nnz = sum(int(np.count_nonzero(w)) for w in self.weights)
         return nnz / sum(w.size for w in self.weights)
 
@@ -110,8 +147,9 @@ def train(mlp, data, *, epochs, lr=3e-3, batch=64, seed=0, progress=None):
     """Train ``mlp`` in place with Adam on softmax cross-entropy.
 
     Pruned weights (``mlp.masks`` false) stay exactly zero: their gradients and
-    Adam moments are masked. ``progress(epoch, loss)`` is called after each
-    epoch when given.
+    Adam moments are masked. A bias is trained as the weight of an input that
+    is always 1.0. ``progress(epoch, loss)`` is called after each epoch when
+    given.
     """
     check_int("epochs", epochs, lo=0)
     rng = np.random.default_rng(seed)
@@ -137,8 +175,10 @@ def train(mlp, data, *, epochs, lr=3e-3, batch=64, seed=0, progress=None):
             step += 1
             for i in reversed(range(len(mlp.weights))):
                 g_w = grad.T @ acts[i]
+                if mlp.bias[i]:
+                    g_w = np.concatenate((g_w, grad.sum(axis=0)[:, None]), axis=1)
                 if i > 0:
-                    grad = (grad @ mlp.weights[i]) * (acts[i] > 0)
+                    grad = (grad @ mlp.input_weights(i)) * (acts[i] > 0)
                 g_w *= mlp.masks[i]
                 m[i] = beta1 * m[i] + (1 - beta1) * g_w
                 v[i] = beta2 * v[i] + (1 - beta2) * g_w * g_w
@@ -157,7 +197,8 @@ def iterative_prune(mlp, data, *, schedule, prune, finetune_epochs, lr=1e-3, see
 
     ``schedule`` is a sequence of decreasing target densities; ``prune(layer,
     w, density)`` returns the pruned copy of layer number ``layer``'s weights
-    (e.g. by :func:`sw_model.prune.prune_magnitude`). Returns the history as a list of
+    (e.g. by :func:`sw_model.prune.prune_magnitude`); a layer's bias column is
+    part of ``w`` and pruned with it, as EIE stores it. Returns the history as a list of
     ``(density, test accuracy after fine-tuning)``, the curve a user reads to
     choose a density.
     """

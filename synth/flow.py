@@ -211,6 +211,8 @@ def _steer_script(bram_min_bits):
     lines = ["# The memory rule: memories above the threshold must be block RAM.", "select -none"]
     lines += [f"select -add t:$mem_v2 r:WIDTH={w} %i r:SIZE>{t // w} %i" for w in range(1, t + 1)]
     lines += [f"select -add t:$mem_v2 r:WIDTH>{t} %i",
+              "# Memories read only asynchronously are LUT RAM by design.",
+              *(f"select -del t:$mem_v2 r:RD_CLK_ENABLE={n}'b{'0' * n} %i" for n in range(1, 5)),
               "tee -q -o memories_steered.txt select -list",
               'setattr -set ram_style "block"', "select -clear", ""]
     return "\n".join(lines)

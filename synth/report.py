@@ -16,10 +16,12 @@ __all__ = [
 ]
 
 #: Memories larger than this many bits must be block RAM (or SPRAM). Smaller
-#: ones (a 16-entry codebook, an 8-deep queue, a 4-entry layer table) may be
-#: LUT RAM or flip-flops: a 4 kbit iCE40 EBR or an 18 kbit ECP5 DP16KD would be
-#: mostly empty, and nextpnr packs them next to the logic that uses them.
-DEFAULT_BRAM_MIN_BITS = 512
+#: ones (the EIE codebooks of four layers, 1 kbit; a 4-entry layer table) may
+#: be LUT RAM or flip-flops: a 4 kbit iCE40 EBR or an 18 kbit ECP5 DP16KD would
+#: be mostly empty, and nextpnr packs them next to the logic that uses them.
+#: Memories read only asynchronously (the activation queues) are LUT RAM by
+#: design whatever their size.
+DEFAULT_BRAM_MIN_BITS = 1024
 
 _BLOCK_KINDS = {
     "SB_RAM40_4K": "block", "DP16KD": "block", "PDPW16KD": "block",
@@ -32,8 +34,10 @@ class MemoryPlacement(dict):
 
     A ``dict`` (so it goes straight to JSON) with keys ``name`` (the flattened
     yosys memory id, e.g. ``pe_0.matrix``), ``width``, ``depth``, ``bits``,
-    ``kind`` (``"block"``, ``"spram"``, ``"lutram"`` or ``"logic"``) and
-    ``cells`` (``{cell type: count}`` of the primitives it became).
+    ``kind`` (``"block"``, ``"spram"``, ``"lutram"`` or ``"logic"``),
+    ``async_read`` (every read port is asynchronous: the design asks for LUT
+    RAM, which block RAM cannot be) and ``cells`` (``{cell type: count}`` of the
+    primitives it became).
     """
 
 
@@ -72,6 +76,8 @@ def classify_memories(declared, mapped):
         memid = _strip(cell["parameters"].get("MEMID", name))
         width = _int_param(cell["parameters"]["WIDTH"])
         depth = _int_param(cell["parameters"]["SIZE"])
+        clocked = cell["parameters"].get("RD_CLK_ENABLE")
+        async_read = clocked is not None and _int_param(clocked) == 0
         pattern = re.compile(re.escape(memid) + r"(\.\d+)+$")
         counts = {}
         for cell_name, mapped_cell in mapped_cells:
@@ -85,17 +91,23 @@ def classify_memories(declared, mapped):
             kind = "lutram" if "lutram" in kinds else ("spram" if "spram" in kinds else "block")
         placements.append(MemoryPlacement(
             name=memid, width=width, depth=depth, bits=width * depth, kind=kind,
-            cells=dict(sorted(counts.items()))))
+            async_read=async_read, cells=dict(sorted(counts.items()))))
     return sorted(placements, key=lambda p: p["name"])
 
 
 def memory_violations(placements, *, bram_min_bits=DEFAULT_BRAM_MIN_BITS):
-    """The placements larger than ``bram_min_bits`` that are not block RAM or SPRAM."""
+    """The placements larger than ``bram_min_bits`` that are not block RAM or SPRAM.
+
+    A memory read only asynchronously is exempt when it became LUT RAM: block
+    RAM cannot read asynchronously, so the design chose distributed RAM on purpose
+    (small tables such as the EIE codebook).
+    """
     if not isinstance(bram_min_bits, int) or bram_min_bits < 0:
         raise ValueError(
             f"bram_min_bits must be a non-negative integer, not {bram_min_bits!r}")
     return [p for p in placements
-            if p["bits"] > bram_min_bits and p["kind"] not in ("block", "spram")]
+            if p["bits"] > bram_min_bits and p["kind"] not in ("block", "spram")
+            and not (p.get("async_read") and p["kind"] == "lutram")]
 
 
 def parse_nextpnr_report(report):

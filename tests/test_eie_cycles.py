@@ -24,8 +24,8 @@ from sw_model.eie_model import eie_layer
 from sw_model.layers import random_layer
 
 #: The latencies the hand-worked cases and the stepped reference are written for.
-HAND = EieTiming(lnzd_first=2, ptr_latency=2, ptr_drain=2, pe_drain=4, lnzd_done=1,
-                 requant_extra=2)
+HAND = EieTiming(read_first=1, group_latency=2, group_slots=2, ptr_latency=2,
+                 credit_return=1, pe_drain=3, idle_latency=1)
 
 
 def cfg(n_pe, queue_depth):
@@ -38,65 +38,88 @@ def layer_of(indices, n_pe):
     return encode(np.asarray(indices), cb, config=EieConfig(n_pe=n_pe))
 
 
-def stepped(layer, acts, config):
-    """Cycle-by-cycle simulation of the array's rules with the :data:`HAND` latencies."""
-    n_pe, depth = config.n_pe, config.queue_depth
+def stepped(layer, acts, config, timing=HAND):
+    """Cycle-by-cycle simulation of the array's rules (``docs/eie.md``).
+
+    Group reads, the LNZD, per-PE credit counters and the PEs' pointer stage,
+    queue and issue stage are stepped one cycle at a time; nothing is taken
+    from the closed recurrence of the model.
+    """
+    n_pe, credits = config.n_pe, config.queue_depth
     lengths = np.diff(layer.ptr, axis=1)
     n_groups = -(-layer.n_cols // n_pe)
     groups = [[c for c in range(g * n_pe, min((g + 1) * n_pe, layer.n_cols)) if acts[c]]
               for g in range(n_groups)]
-    active, next_group, lnzd_done = [], 0, False
-    ptr_stage = [None] * n_pe
-    queues = [collections.deque() for _ in range(n_pe)]
-    cur = [0] * n_pe
-    pipe = [[False, False, False] for _ in range(n_pe)]
+    read_at = []
+    taken = 0
+    cur = []                                    # the current group's remaining columns
+    count = [credits] * n_pe                    # credit counters
+    returns = [collections.Counter() for _ in range(n_pe)]  # cycle -> credits back
+    arrivals = [collections.defaultdict(list) for _ in range(n_pe)]  # cycle U -> lengths
+    queues = [collections.deque() for _ in range(n_pe)]  # (visible from, length)
+    remaining = [0] * n_pe
+    last_issue = [None] * n_pe
+    last_stage_p = None
     busy = np.zeros(n_pe, dtype=np.int64)
     stall = np.zeros(n_pe, dtype=np.int64)
+    idle_at = {}
     t = 0  # START
     while True:
         t += 1
-        pops = [cur[p] == 0 and bool(queues[p]) for p in range(n_pe)]
-        room = [len(queues[p]) - pops[p] < depth for p in range(n_pe)]
-        takes = [ptr_stage[p] is not None and (ptr_stage[p] == 0 or room[p])
-                 for p in range(n_pe)]
-        ready = [ptr_stage[p] is None or takes[p] for p in range(n_pe)]
-        cand = bool(active)
-        bcast = cand and all(ready)
-        stall += np.array([cand and not r for r in ready], dtype=np.int64)
-        idle = all(ptr_stage[p] is None and not queues[p] and cur[p] == 0 and not any(pipe[p])
-                   for p in range(n_pe))
-        if lnzd_done and idle:
-            break
-        consume = not active or (bcast and len(active) == 1)
         for p in range(n_pe):
-            issue = cur[p] > 0 or bool(queues[p])
-            if cur[p] > 0:
-                cur[p] -= 1
-            elif queues[p]:
-                cur[p] = queues[p].popleft() - 1
-            busy[p] += issue
-            pipe[p] = [issue] + pipe[p][:2]
-            if takes[p]:
-                if ptr_stage[p]:
-                    queues[p].append(ptr_stage[p])
-                ptr_stage[p] = None
-            if bcast:
-                ptr_stage[p] = int(lengths[p, active[0]])
+            count[p] += returns[p].pop(t, 0)
+        # Group reader.
+        if t >= timing.read_first and len(read_at) < n_groups \
+                and len(read_at) - taken < timing.group_slots:
+            read_at.append(t)
+        # LNZD and credits (done: every group taken and none left, from the
+        # state at the start of the cycle, as the registers hold it).
+        lnzd_done = taken == n_groups and not cur
+        credit = [count[p] >= 1 for p in range(n_pe)]
+        bcast = bool(cur) and all(credit)
+        for p in range(n_pe):
+            stall[p] += bool(cur) and not credit[p]
+        col = cur[0] if bcast else None
+        head = taken < len(read_at) and read_at[taken] + timing.group_latency <= t
+        if (bcast or not cur) and len(cur) <= 1 and head:
+            cur = list(groups[taken])
+            taken += 1
+        elif bcast:
+            cur = cur[1:]
+        # PEs: issue, then the pointer stage.
+        for p in range(n_pe):
+            if remaining[p]:
+                remaining[p] -= 1
+                busy[p] += 1
+                last_issue[p] = t
+            elif queues[p] and queues[p][0][0] <= t:
+                _, n = queues[p].popleft()
+                returns[p][t + timing.credit_return] += 1
+                remaining[p] = n - 1
+                busy[p] += 1
+                last_issue[p] = t
+            for n in arrivals[p].pop(t, []):
+                if n:
+                    queues[p].append((t + 1, n))
+                else:
+                    returns[p][t + timing.credit_return] += 1
         if bcast:
-            active = active[1:]
-        if consume:
-            if next_group < n_groups:
-                active = list(groups[next_group])
-                next_group += 1
-            else:
-                lnzd_done = True
-    cycles = t + -(-layer.n_rows // n_pe) + HAND.requant_extra
-    return cycles, busy, stall
+            last_stage_p = t + timing.ptr_latency
+            for p in range(n_pe):
+                count[p] -= 1
+                arrivals[p][t + timing.ptr_latency].append(int(lengths[p, col]))
+        idle_at[t] = (all(not queues[p] and not remaining[p] and not arrivals[p]
+                          and (last_issue[p] is None or t >= last_issue[p] + timing.pe_drain)
+                          for p in range(n_pe))
+                      and (last_stage_p is None or t > last_stage_p))
+        if lnzd_done and not bcast and idle_at.get(t - timing.idle_latency, False):
+            break
+    return t + 1, busy, stall
 
 
 def test_single_column_by_hand():
-    # Cycle 0 START, 1 load group, 2 broadcast, 3 pointers, 4-5 issue, 6-8 D/M/A
-    # of the last entry, 9 drain seen, 10-11 requantize 2 rows, 12 flush: 13.
+    # Cycle 0 START, 1 read group 0, 3 take it, 4 broadcast, 6 pointer stage,
+    # 7-8 issue, first idle 8 + 3 = 11, seen at 12: 13 cycles.
     layer = layer_of([[1], [2]], 1)
     r = layer_cycles(layer, np.array([5]), config=cfg(1, 8), timing=HAND)
     assert r.cycles == 13
@@ -107,27 +130,25 @@ def test_single_column_by_hand():
 
 
 def test_zero_activations_by_hand():
-    # Five inputs on 2 PEs are 3 LNZD groups, one cycle each (cycles 2-4), done
-    # flag at 5, then 2 local rows and flush: 5 + 2 + 2.
+    # Five inputs on 2 PEs are 3 groups, read at 1, 2 and (two slots) 4, taken
+    # at 3, 4 and 6; the LNZD is done at 7: 8 cycles.
     layer = layer_of(np.ones((3, 5), dtype=np.int64), 2)
     r = layer_cycles(layer, np.zeros(5, dtype=np.int64), config=cfg(2, 8), timing=HAND)
-    assert r.cycles == 9
+    assert r.cycles == 8
     assert r.busy.tolist() == [0, 0]
     assert r.efficiency == 0.0
 
 
-def test_queue_full_stall_by_hand():
-    # Depth 1, four columns of 3 entries. Column 0: broadcast 2, pushed 3,
-    # issues 4..6. Column 1: broadcast 3, pushed 4 (when column 0 pops),
-    # issues 7..9. Column 2: broadcast 4, waits in the pointer stage until
-    # column 1 pops at 7, issues 10..12. Column 3: offered at 5, broadcast at
-    # 7 (two stall cycles), pushed 10, issues 13..15. Drained at 19, then 3
-    # rows and the flush: 19 + 3 + 2.
+def test_one_credit_by_hand():
+    # Depth 1: one credit. Column 0: broadcast 4, pointer stage 6, popped 7
+    # (credit back at 8), issues 7..9. Column 1: offered 5, broadcast 8 (3
+    # stall cycles), popped 11, issues 11..13. Columns 2 and 3 likewise at 12
+    # and 16; the last issues 19..21, first idle 24, seen at 25: 26 cycles.
     layer = layer_of(np.ones((3, 4), dtype=np.int64), 1)
     r = layer_cycles(layer, np.array([1, 1, 1, 1]), config=cfg(1, 1), timing=HAND)
-    assert r.stall.tolist() == [2]
+    assert r.stall.tolist() == [9]
     assert r.busy.tolist() == [12]
-    assert r.cycles == 19 + 3 + 2
+    assert r.cycles == 26
 
 
 def test_empty_column_costs_no_issue():
@@ -135,12 +156,26 @@ def test_empty_column_costs_no_issue():
     layer = layer_of([[3, 0], [0, 4]], 2)
     r = layer_cycles(layer, np.array([1, 1]), config=cfg(2, 8), timing=HAND)
     assert r.busy.tolist() == [1, 1]
-    # Column 1 is broadcast at 3 and PE 1 issues it at 5, so it drains at 9.
-    assert r.cycles == 9 + 1 + 2
+    # Column 1 is broadcast at 5 and PE 1 issues it at 8: idle from 11, seen at 12.
+    assert r.cycles == 13
 
 
-@pytest.mark.parametrize("n_pe,depth", [(1, 1), (2, 1), (3, 2), (4, 8), (8, 2)])
-def test_matches_stepped_reference(n_pe, depth):
+def test_bias_column_is_one_more_nonzero():
+    layer = encode(np.array([[1, 0, 2], [0, 3, 4]]), np.arange(16), config=EieConfig(n_pe=2),
+                   bias=True)
+    plain = encode(np.array([[1, 0, 2], [0, 3, 4]]), np.arange(16), config=EieConfig(n_pe=2))
+    with_bias = layer_cycles(layer, np.array([0, 0]), config=cfg(2, 8), timing=HAND)
+    as_input = layer_cycles(plain, np.array([0, 0, 256]), config=cfg(2, 8), timing=HAND)
+    assert with_bias.cycles == as_input.cycles
+    assert with_bias.stall.tolist() == as_input.stall.tolist()
+    assert with_bias.busy.tolist() == [1, 1]
+
+
+@pytest.mark.parametrize("n_pe,depth", [(1, 1), (2, 1), (3, 2), (4, 8), (8, 2), (6, 16)])
+@pytest.mark.parametrize("timing", [HAND, EieTiming(read_first=1, group_latency=5, group_slots=7,
+                                                    ptr_latency=4, credit_return=2, pe_drain=6,
+                                                    idle_latency=1)], ids=["hand", "v2"])
+def test_matches_stepped_reference(n_pe, depth, timing):
     config = cfg(n_pe, depth)
     for seed in range(6):
         rng = np.random.default_rng(seed)
@@ -148,8 +183,8 @@ def test_matches_stepped_reference(n_pe, depth):
         wd, ad = [0.0, 0.05, 0.3, 1.0][seed % 4], [0.0, 0.3, 0.7, 1.0][(seed + 1) % 4]
         idx, cb, acts = random_layer(n_in, n_out, wd, ad, seed=seed)
         layer = encode(idx, cb, config=EieConfig(n_pe=n_pe))
-        fast = layer_cycles(layer, acts, config=config, timing=HAND)
-        cycles, busy, stall = stepped(layer, acts, config)
+        fast = layer_cycles(layer, acts, config=config, timing=timing)
+        cycles, busy, stall = stepped(layer, acts, config, timing)
         assert fast.cycles == cycles
         assert fast.busy.tolist() == busy.tolist()
         assert fast.stall.tolist() == stall.tolist()
@@ -184,7 +219,7 @@ def test_timing_parameters_shift_counts():
     layer = layer_of([[1], [2]], 1)
     base = layer_cycles(layer, np.array([5]), config=cfg(1, 8), timing=HAND)
     slower = layer_cycles(layer, np.array([5]), config=cfg(1, 8),
-                          timing=dataclasses.replace(HAND, pe_drain=6, requant_extra=3))
+                          timing=dataclasses.replace(HAND, pe_drain=5, idle_latency=2))
     assert slower.cycles == base.cycles + 3
 
 
@@ -193,8 +228,8 @@ def test_timing_is_required_and_typed():
     with pytest.raises(TypeError, match=r"^timing must be an EieTiming \(from EieArray.timing "
                                         r"or the design's side-car\), not None$"):
         layer_cycles(layer, np.array([1]), config=cfg(1, 1), timing=None)
-    with pytest.raises(ValueError, match=r"^Missing EieTiming field\(s\): ptr_drain$"):
-        EieTiming.from_dict({k: v for k, v in HAND.to_dict().items() if k != "ptr_drain"})
+    with pytest.raises(ValueError, match=r"^Missing EieTiming field\(s\): ptr_latency$"):
+        EieTiming.from_dict({k: v for k, v in HAND.to_dict().items() if k != "ptr_latency"})
     with pytest.raises(ValueError, match=r"^pe_drain must be in the range \[0, 65536\], not -1$"):
         dataclasses.replace(HAND, pe_drain=-1)
 

@@ -51,10 +51,12 @@ def run_point(build_root, name, config, stimulus):
 
 
 # (name, n_pe, queue_depth, entries_per_word, stimulus). Together these cover
-# 1, 2, 4, 8 and 16 PEs, queue depths 1, 2 and 8 and every stimulus set.
+# 1, 2, 3, 4, 8 and 16 PEs, queue depths (credits) 1, 2, 8 and the default 16,
+# and every stimulus set (chains with bias columns included).
 POINTS = [
     ("pe1_q1", 1, 1, 2, "full"),
     ("pe2_q2", 2, 2, 8, "full"),
+    ("pe3_q16", 3, 16, 4, "full"),
     ("pe4_q8", 4, 8, 4, "full"),
     ("pe8_q1", 8, 1, 1, "densities"),
     ("pe16_q2", 16, 2, 8, "special"),

@@ -81,7 +81,8 @@ def test_load_weights_reads_layers_and_test_data(small_net):
     ({"w0": np.ones(4)}, "array 'w0' in {path!r} must be a non-empty 2-D (outputs, inputs) "
                          "matrix, not shape (4,)"),
     ({"w0": np.ones((4, 8)), "w2": np.ones((4, 4))}, "has unexpected arrays: w2"),
-    ({"w0": np.ones((4, 8)), "b0": np.ones(4)}, "has biases (b0)"),
+    ({"w0": np.ones((4, 8)), "b0": np.ones(5)}, "array 'b0' in {path!r} must be a vector of "
+                                                "one bias per output, shape (4,), not shape (5,)"),
     ({"w0": np.ones((4, 8)), "x": np.ones((2, 3))},
      "array 'x' in {path!r} must be numeric with shape (vectors, 8), not float64 (2, 3)"),
     ({"w0": np.ones((4, 8)), "x": np.ones((2, 8)), "y": np.ones(2)},

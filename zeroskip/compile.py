@@ -12,6 +12,10 @@ The steps, each reported:
    with 64 inputs), measure the float and quantized accuracies and predict the
    cycles per inference with the cycle model.
 
+A layer's biases (``b<i>`` in the file) are one more column of its matrix,
+whose activation is the constant 1.0, as in EIE: pruned (step 1), shared and
+encoded (step 2) with the weights, and added by the array.
+
 ``DIR`` then holds ``design.v``, its side-car ``design.json``, ``model.npz``,
 ``report.md``, ``report.json`` and ``plots/``; ``zeroskip simulate DIR
 --inputs FILE`` runs it in Verilator. The demo (:mod:`zeroskip.demo`) uses the
@@ -26,7 +30,6 @@ import numpy as np
 from sw_model.eie_cycles import chain_cycles
 from sw_model.eie_model import eie_chain
 from sw_model.fixed import to_fixed
-from sw_model.train import Mlp
 
 from .compression import compress, write_compiled
 from .errors import EXIT_OK
@@ -52,7 +55,7 @@ from .training import (
     one_blas_thread,
     prune_network,
 )
-from .weights import dims, layer_sizes, load_weights
+from .weights import bias_text, dims, layer_sizes, load_weights
 
 __all__ = [
     "HELP", "add_arguments", "run", "EvalSet", "evaluation_set", "compile_network",
@@ -70,8 +73,9 @@ HELP = "compile your weights (.npz) into a pruned, shared, encoded model and its
 def add_arguments(parser):
     """The options of ``zeroskip compile``."""
     parser.add_argument("weights", metavar="WEIGHTS",
-                        help=".npz with w0, w1, ... (float matrices, outputs x inputs, no "
-                             "biases) and optional test data x (vectors x inputs) and labels y")
+                        help=".npz with w0, w1, ... (float matrices, outputs x inputs), "
+                             "optional biases b0, b1, ... (one per output) and optional test "
+                             "data x (vectors x inputs) and labels y")
     parser.add_argument("--out", required=True, metavar="DIR",
                         help="folder for the Verilog, side-car, model, report and plots")
     add_array_arguments(parser)
@@ -93,16 +97,20 @@ def evaluation_set(network, data):
     if network.x is not None:
         what = "x and labels y" if network.y is not None else "x, without labels"
         return EvalSet(network.x, network.y, f"the weights file's test data {what}", False)
-    sizes = layer_sizes(network.weights)
+    sizes = layer_sizes(network.weights, network.bias)
     if data is not None and sizes[0] == DIGITS_INPUTS:
         labels = data.y_test if sizes[-1] == DIGITS_CLASSES else None
         return EvalSet(data.x_test, labels, "the digits test set", True)
     return None
 
 
-def compile_network(weights, *, n_pe, queue_depth, folder, progress):
-    """Compress pruned ``weights`` and write the compiled folder; ``(Compressed, Design)``."""
-    compressed = compress(weights, n_pe=n_pe, queue_depth=queue_depth)
+def compile_network(weights, *, n_pe, queue_depth, folder, progress, bias=None):
+    """Compress pruned ``weights`` and write the compiled folder; ``(Compressed, Design)``.
+
+    ``bias`` (one ``bool`` per layer, ``None`` for none) marks the matrices
+    whose last column is a bias.
+    """
+    compressed = compress(weights, n_pe=n_pe, queue_depth=queue_depth, bias=bias)
     design = write_compiled(folder, compressed)
     summary = compressed.summary()
     config = compressed.config
@@ -115,21 +123,31 @@ def compile_network(weights, *, n_pe, queue_depth, folder, progress):
     return compressed, design
 
 
-def _compression_steps(config):
-    return (f"weights shared: one codebook of at most 15 values per layer (k-means), in 16-bit "
-            f"fixed point with {config.w_frac_bits} fractional bits; activations 16-bit with "
-            f"{config.act_frac_bits} fractional bits",
-            f"encoded in EIE's compressed sparse column format for {config.n_pe} PEs and baked "
-            f"into the memories of the generated Verilog")
+def _compression_steps(config, bias):
+    shared = "weights and biases" if any(bias) else "weights"
+    steps = (f"{shared} shared: one codebook of at most 15 values per layer (k-means), in "
+             f"16-bit fixed point with {config.w_frac_bits} fractional bits; activations 16-bit "
+             f"with {config.act_frac_bits} fractional bits",
+             f"encoded in EIE's compressed sparse column format for {config.n_pe} PEs and baked "
+             f"into the memories of the generated Verilog")
+    if any(bias):
+        steps += (f"biases ({bias_text(bias)}) stored as EIE stores them: the last column of "
+                  f"the layer's matrix, whose activation is the constant 1.0 "
+                  f"({1 << config.act_frac_bits} in fixed point)",)
+    return steps
 
 
 def start_report(title, command, *, source, pruned, compressed, eval_set, first_steps):
     """The report's sections that every run has: network, pruning, configuration, compression."""
-    sizes = layer_sizes(pruned.weights)
+    sizes = layer_sizes(pruned.weights, pruned.bias)
     network = {
         "source": source, "sizes": sizes,
         "weights": int(sum(w.size for w in pruned.weights)),
-        "steps": [*first_steps, *pruned.steps, *_compression_steps(compressed.config)],
+        "bias": list(pruned.bias),
+        "biases": int(sum(w.shape[0] for w, b in zip(pruned.weights, pruned.bias, strict=True)
+                          if b)),
+        "steps": [*first_steps, *pruned.steps,
+                  *_compression_steps(compressed.config, pruned.bias)],
         "evaluation": None if eval_set is None else eval_set.description,
         "eval_vectors": 0 if eval_set is None else len(eval_set.x),
         "eval_is_digits": eval_set is not None and eval_set.is_digits,
@@ -154,8 +172,8 @@ def evaluate(report, *, pruned, compressed, eval_set, progress):
     golden = np.stack([eie_chain(compressed.layers, x, config=config)[-1] for x in acts])
     y = eval_set.y
     report["accuracy"].update(
-        dense_float=accuracy(Mlp(list(pruned.dense)).predict(eval_set.x), y),
-        pruned_float=accuracy(Mlp(list(pruned.weights)).predict(eval_set.x), y),
+        dense_float=accuracy(pruned.mlp(pruned.dense).predict(eval_set.x), y),
+        pruned_float=accuracy(pruned.mlp(pruned.weights).predict(eval_set.x), y),
         quantized_golden=accuracy(np.argmax(golden, axis=1), y))
     if y is not None:
         acc = report["accuracy"]
@@ -198,9 +216,9 @@ def run(args):
     out = check_out("--out", args.out)
     network = load_weights(args.weights)
     if args.finetune:
-        check_finetune(network.weights)
-    needs_digits = args.finetune or (network.x is None
-                                     and layer_sizes(network.weights)[0] == DIGITS_INPUTS)
+        check_finetune(network.weights, network.bias)
+    sizes = layer_sizes(network.weights, network.bias)
+    needs_digits = args.finetune or (network.x is None and sizes[0] == DIGITS_INPUTS)
     data = digits(args.seed) if needs_digits else None
     eval_set = evaluation_set(network, data)
 
@@ -209,14 +227,15 @@ def run(args):
     out.mkdir(parents=True, exist_ok=True)
     with one_blas_thread():
         what = "pruning and fine-tuning" if args.finetune else "pruning"
-        with progress.step(f"{what} of {dims(layer_sizes(network.weights))} to {pct(density, 1)}"):
+        with progress.step(f"{what} of {dims(sizes)} ({bias_text(network.bias)}) to "
+                           f"{pct(density, 1)}"):
             pruned = prune_network(network.weights, density=density,
                                    finetune_data=data if args.finetune else None,
-                                   seed=args.seed, progress=progress)
+                                   seed=args.seed, progress=progress, bias=network.bias)
         with progress.step(f"weight sharing, EIE encoding for {n_pe} PEs, Verilog"):
             compressed, design = compile_network(pruned.weights, n_pe=n_pe,
                                                  queue_depth=queue_depth, folder=out,
-                                                 progress=progress)
+                                                 progress=progress, bias=pruned.bias)
         report = start_report("zeroskip compile report", args.command_line,
                               source=network.source, pruned=pruned, compressed=compressed,
                               eval_set=eval_set, first_steps=[_loaded(args)])

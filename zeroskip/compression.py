@@ -5,7 +5,10 @@ pruned matrices (:func:`sw_model.eie_format.fit_config` sizes the memories and
 the layer table for the user's PE count and queue depth), and the data are
 encoded for it: weight sharing quantizes the codebooks with that
 configuration's ``w_frac_bits`` and :func:`sw_model.eie_format.encode` lays the
-entries out for its PEs and memory words.
+entries out for its PEs and memory words. A layer's bias is its matrix's last
+column (:func:`sw_model.eie_format.append_bias_column`): it is counted by
+``fit_config``, shares the layer's codebook with the weights and is encoded
+in the same stream, with ``bias=True`` telling the layer which column it is.
 
 A compiled folder holds ``design.v`` and ``design.json`` (the Verilog with the
 layers baked into its memories, and its side-car with the typed configuration
@@ -22,7 +25,13 @@ import numpy as np
 from hw.generate import Design, load_sidecar
 from sw_model.codebook import share_weights
 from sw_model.config import EieConfig
-from sw_model.eie_format import encode, fit_config, layers_from_arrays, layers_to_arrays
+from sw_model.eie_format import (
+    check_bias_flags,
+    encode,
+    fit_config,
+    layers_from_arrays,
+    layers_to_arrays,
+)
 
 from .errors import UserError
 
@@ -43,20 +52,30 @@ class Compressed:
 
     ``layers``: ``[(EieLayer, relu)]``, ReLU after every layer but the last;
     ``config``: the :class:`~sw_model.config.EieConfig`; ``sharing``: the
-    report of :func:`~sw_model.codebook.share_weights` per layer.
+    report of :func:`~sw_model.codebook.share_weights` per layer (its error
+    covers the weights and the bias column together).
     """
 
     layers: list
     config: EieConfig
     sharing: list
 
+    @property
+    def bias(self):
+        """Whether each layer has a bias (its last column), as a tuple of ``bool``."""
+        return tuple(layer.bias for layer, _ in self.layers)
+
     def summary(self):
-        """Sizes of the stored model against dense float32, per layer and in total."""
+        """Sizes of the stored model against dense float32, per layer and in total.
+
+        Dense float32 counts every column, the biases included.
+        """
         summaries = [layer.summary(ptr_bits=self.config.ptr_bits) for layer, _ in self.layers]
         stored = sum(s["memory_bits"] for s in summaries)
         dense = 32 * sum(s["n_rows"] * s["n_cols"] for s in summaries)
-        keys = ("n_rows", "n_cols", "nnz", "density", "entries", "padding", "matrix_bits",
-                "pointer_bits", "codebook_bits", "load_balance", "entries_per_pe")
+        keys = ("n_rows", "n_cols", "n_inputs", "bias", "nnz", "density", "entries",
+                "padding", "matrix_bits", "pointer_bits", "codebook_bits", "load_balance",
+                "entries_per_pe")
         return {
             "dense_float32_bits": dense, "stored_bits": stored, "ratio": dense / stored,
             "layers": [{k: s[k] for k in keys} | {"rms_error": r["rms_error"]}
@@ -78,17 +97,20 @@ class Compiled:
         return self.folder / f"{DESIGN_NAME}.json"
 
 
-def compress(weights, *, n_pe, queue_depth):
+def compress(weights, *, n_pe, queue_depth, bias=None):
     """Share and encode pruned float ``weights`` for ``n_pe`` PEs; a :class:`Compressed`.
 
     The configuration's memories fit exactly these layers, stored together
-    and run as a chain on chip.
+    and run as a chain on chip. ``bias`` (one ``bool`` per layer, ``None`` for
+    none) marks the matrices whose last column is a bias.
     """
+    bias = check_bias_flags(bias, len(weights))
     config = fit_config(list(weights), EieConfig(n_pe=n_pe, queue_depth=queue_depth))
     layers, sharing = [], []
-    for i, w in enumerate(weights):
+    for i, (w, has_bias) in enumerate(zip(weights, bias, strict=True)):
         indices, codebook, report = share_weights(w, w_frac_bits=config.w_frac_bits)
-        layers.append((encode(indices, codebook, config=config), i < len(weights) - 1))
+        layers.append((encode(indices, codebook, config=config, bias=has_bias),
+                       i < len(weights) - 1))
         sharing.append(report)
     return Compressed(layers=layers, config=config, sharing=sharing)
 

@@ -2,8 +2,9 @@
 
 The main job of zeroskip, end to end, with nothing downloaded:
 
-1. train a small bias-free ReLU MLP on scikit-learn's bundled digits, or take
-   your weights (``--weights``; fine-tuned only with ``--finetune``);
+1. train a small ReLU MLP on scikit-learn's bundled digits, with a bias in
+   every layer (``--no-bias`` for none), or take your weights (``--weights``,
+   biases ``b<i>`` optional; fine-tuned only with ``--finetune``);
 2. prune it and compress it exactly as ``zeroskip compile`` does, into the
    output folder (Verilog, side-car, model); start the FPGA synthesis of that
    design in the background;
@@ -11,7 +12,8 @@ The main job of zeroskip, end to end, with nothing downloaded:
    them through the Verilated EIE array, all layers on chip, checking every
    output and cycle count against the golden and cycle models;
 4. prune a copy of the network to 2:4 and run its first layer on the N:M tile
-   and on a dense tile with as many multipliers;
+   and on a dense tile with as many multipliers (the tile has no bias: the
+   copy leaves the biases out);
 5. collect the synthesis and write the report (Markdown, JSON) and plots.
 
 Every option is checked, and your weights are loaded, before anything runs or
@@ -64,7 +66,7 @@ from .training import (
     prune_network,
     train_builtin,
 )
-from .weights import dims, layer_sizes, load_weights
+from .weights import bias_text, dims, layer_sizes, load_weights
 
 __all__ = ["HELP", "DemoOptions", "DemoPlan", "add_arguments", "plan_demo", "run_demo", "run"]
 
@@ -77,7 +79,8 @@ class DemoOptions:
 
     ``hidden`` ``None`` means :data:`~zeroskip.training.HIDDEN` for the
     built-in MLP; ``images`` 0 means every test vector; ``weights`` ``None``
-    means the built-in MLP.
+    means the built-in MLP; ``bias`` gives the built-in MLP a bias in every
+    layer (a weights file has the biases it holds).
     """
 
     out: str = "build/demo"
@@ -88,6 +91,7 @@ class DemoOptions:
     images: int = 0
     weights: str | None = None
     finetune: bool = False
+    bias: bool = True
     seed: int = 0
     nm: bool = True
     synth: bool = True
@@ -124,14 +128,17 @@ def add_arguments(parser):
     parser.add_argument("--hidden", metavar="W,W,...",
                         help=f"hidden layer widths of the built-in MLP (default "
                              f"{','.join(map(str, HIDDEN))})")
+    parser.add_argument("--no-bias", dest="bias", action="store_false",
+                        help="train the built-in MLP without biases (default: a bias in every "
+                             "layer, computed by the array as a column with activation 1.0)")
     parser.add_argument("--images", type=int, default=d.images, metavar="N",
                         help="test vectors to run through the RTL simulation, the first N "
                              "(default: all); it limits the RTL run only: the accuracies of the "
                              "float and golden models cover the whole test set")
     parser.add_argument("--weights", metavar="FILE",
                         help="your own network instead of the built-in MLP: .npz with w0, w1, "
-                             "... (outputs x inputs, no biases) and optional test data x, y "
-                             "(without them, the digits test set: 64 inputs)")
+                             "... (outputs x inputs), optional biases b0, b1, ... and optional "
+                             "test data x, y (without them, the digits test set: 64 inputs)")
     parser.add_argument("--no-nm", dest="nm", action="store_false",
                         help="skip the 2:4 copy on the N:M tile")
     parser.add_argument("--no-synth", dest="synth", action="store_false",
@@ -169,15 +176,18 @@ def plan_demo(options):
     else:
         if options.hidden is not None:
             raise UserError("--hidden applies to the built-in MLP, not to --weights")
+        if not options.bias:
+            raise UserError("--no-bias applies to the built-in MLP; a --weights file has the "
+                            "biases it holds (b0, b1, ...)")
         hidden = ()
         network = load_weights(options.weights)
         if options.finetune:
-            check_finetune(network.weights)
+            check_finetune(network.weights, network.bias)
         needs_digits = options.finetune or network.x is None
         data = digits(options.seed) if needs_digits else None
         eval_set = evaluation_set(network, data)
         if eval_set is None:
-            sizes = layer_sizes(network.weights)
+            sizes = layer_sizes(network.weights, network.bias)
             raise UserError(f"the demo needs test vectors for the RTL: {options.weights!r} "
                             f"has no 'x', and its network ({dims(sizes)}) does not have the "
                             f"digits set's {DIGITS_INPUTS} inputs")
@@ -190,32 +200,41 @@ def plan_demo(options):
 
 
 def _network(plan, progress):
-    """Step 1: the dense float network; ``(weights, source, first steps)``."""
+    """Step 1: the dense float network; ``(weights, bias flags, source, first steps)``."""
     opts = plan.options
     if plan.network is None:
-        mlp = train_builtin(plan.data, hidden=plan.hidden, seed=opts.seed)
+        mlp = train_builtin(plan.data, hidden=plan.hidden, seed=opts.seed, bias=opts.bias)
         source = "built-in MLP"
         first = [f"trained from scratch on the digits training set "
-                 f"({len(plan.data.y_train):,} images) for {EPOCHS} epochs"]
-        weights = tuple(mlp.weights)
+                 f"({len(plan.data.y_train):,} images) for {EPOCHS} epochs, "
+                 f"{bias_text(mlp.bias)}"]
+        weights, bias = tuple(mlp.weights), mlp.bias
     else:
-        weights = plan.network.weights
+        weights, bias = plan.network.weights, plan.network.bias
         source = plan.network.source
-        first = [f"loaded from {opts.weights}" + (
+        first = [f"loaded from {opts.weights}, {bias_text(bias)}" + (
             "" if opts.finetune else "; never trained by zeroskip (no --finetune)")]
     eval_set = plan.eval_set
-    dense_acc = accuracy(Mlp(list(weights)).predict(eval_set.x), eval_set.y)
-    progress.note(f"{source}: {dims(layer_sizes(weights))}"
+    dense_acc = accuracy(Mlp(list(weights), bias=bias).predict(eval_set.x), eval_set.y)
+    progress.note(f"{source}: {dims(layer_sizes(weights, bias))}, {bias_text(bias)}"
                   + ("" if dense_acc is None else f", accuracy {pct(dense_acc)}"))
-    return weights, source, first
+    return weights, bias, source, first
 
 
-def _nm_step(plan, report, dense, acts, out, progress):
-    """The 2:4 copy: golden model on every vector, layer 0 on the tiles for the RTL vectors."""
+def _nm_step(plan, report, dense, bias, acts, out, progress):
+    """The 2:4 copy: golden model on every vector, layer 0 on the tiles for the RTL vectors.
+
+    The N:M tile computes ``W @ x`` without a bias, so the copy starts from
+    the weights without their bias columns.
+    """
     opts = plan.options
     trainable = plan.network is None or opts.finetune
-    copy = nm_copy(dense, finetune_data=plan.data if trainable else None, seed=opts.seed)
+    weights = [w[:, :-1] if has_bias else w for w, has_bias in zip(dense, bias, strict=True)]
+    copy = nm_copy(weights, finetune_data=plan.data if trainable else None, seed=opts.seed)
     report["network"]["steps"] += list(copy.steps)
+    if any(bias):
+        report["network"]["steps"].append(
+            f"the {N}:{M} copy leaves the biases out: the N:M tile has none")
     eval_set = plan.eval_set
     report["accuracy"]["nm_float"] = accuracy(Mlp(list(copy.weights)).predict(eval_set.x),
                                               eval_set.y)
@@ -257,18 +276,18 @@ def run_demo(options, progress, *, command="zeroskip demo"):
             network_step = ("training the built-in MLP" if plan.network is None
                             else f"loading {opts.weights}")
             with progress.step(network_step):
-                dense, source, first = _network(plan, progress)
+                dense, bias, source, first = _network(plan, progress)
             what = ("pruning and fine-tuning" if plan.network is None or opts.finetune
                     else "pruning")
             with progress.step(f"{what} to {pct(opts.density, 1)} target density"):
                 trainable = plan.network is None or opts.finetune
                 pruned = prune_network(dense, density=opts.density,
                                        finetune_data=plan.data if trainable else None,
-                                       seed=opts.seed, progress=progress)
+                                       seed=opts.seed, progress=progress, bias=bias)
             with progress.step(f"weight sharing, EIE encoding for {opts.n_pe} PEs, Verilog"):
                 compressed, _ = compile_network(pruned.weights, n_pe=opts.n_pe,
                                                 queue_depth=opts.queue_depth, folder=out,
-                                                progress=progress)
+                                                progress=progress, bias=pruned.bias)
                 if opts.synth:
                     # Minutes of single-threaded place and route: beside the simulations.
                     job = SynthJob(out, target=opts.target, freq=opts.synth_mhz,
@@ -304,7 +323,7 @@ def run_demo(options, progress, *, command="zeroskip demo"):
             if opts.nm:
                 with progress.step(f"{N}:{M} copy: pruning, golden model, layer 0 on the N:M "
                                    f"and dense tiles"):
-                    _nm_step(plan, report, dense, acts, out, progress)
+                    _nm_step(plan, report, dense, bias, acts, out, progress)
         if job is not None:
             with progress.step(f"synthesis for {opts.target} (waiting for the background run)"):
                 report["synth"] = _synth_summary(job.result(), eie)
@@ -332,7 +351,7 @@ def run(args):
     options = DemoOptions(
         out=args.out, n_pe=args.n_pe, queue_depth=args.queue_depth, density=args.density,
         hidden=args.hidden, images=args.images, weights=args.weights, finetune=args.finetune,
-        seed=args.seed, nm=args.nm, synth=args.synth, target=args.target,
+        bias=args.bias, seed=args.seed, nm=args.nm, synth=args.synth, target=args.target,
         synth_mhz=args.synth_mhz)
     report, ok = run_demo(options, args.progress, command=args.command_line)
     print((Path(options.out) / "report.md").read_text(), end="")

@@ -6,12 +6,13 @@ this module only writes it out. Conventions, the same everywhere: a layer is
 figure says what it counts. The sections:
 
 ``network``
-    where the network came from, its sizes, what was done to it, and the data
-    it was evaluated on;
+    where the network came from, its sizes, which layers have a bias, what was
+    done to it, and the data it was evaluated on;
 ``accuracy``
     float, quantized (golden model = RTL), RTL and 2:4 accuracies;
 ``compression``
-    stored bits against dense float32, per layer;
+    stored bits against dense float32, per layer (a bias is its layer's last
+    column, counted with the weights);
 ``eie``
     cycles per inference (from the RTL, or the cycle model alone), ideal
     cycles, the dense array's cycles and the speed-up over it;
@@ -26,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .weights import dims
+from .weights import bias_text, dims
 
 __all__ = ["pct", "format_report", "write_report", "eie_lines", "accuracy_lines"]
 
@@ -48,8 +49,11 @@ def _json_default(value):
 
 def _network_lines(report):
     net = report["network"]
+    counted = f"{net['weights']:,} weights"
+    if any(net["bias"]):
+        counted += f" and biases ({net['biases']:,} of them biases)"
     lines = [f"Network: {net['source']}; layers {dims(net['sizes'])} (inputs -> outputs), "
-             f"{net['weights']:,} weights.", "", "What was done to it:", ""]
+             f"{bias_text(net['bias'])}, {counted}.", "", "What was done to it:", ""]
     lines += [f"- {step}" for step in net["steps"]]
     lines.append("")
     if net.get("evaluation"):
@@ -92,19 +96,24 @@ def accuracy_lines(report):
 def _compression_lines(report):
     comp = report["compression"]
     lines = ["## Compression", "",
-             "| layer | inputs -> outputs | weights kept | entries (padding) | "
+             "| layer | inputs -> outputs | bias | weights kept | entries (padding) | "
              "load balance | stored bits | weight-sharing RMS error |",
-             "|---:|---|---:|---:|---:|---:|---:|"]
+             "|---:|---|---|---:|---:|---:|---:|---:|"]
     for i, layer in enumerate(comp["layers"]):
         bits = layer["matrix_bits"] + layer["pointer_bits"] + layer["codebook_bits"]
         lines.append(
-            f"| {i} | {dims([layer['n_cols'], layer['n_rows']])} | {layer['nnz']:,} "
+            f"| {i} | {dims([layer['n_inputs'], layer['n_rows']])} | "
+            f"{'yes' if layer['bias'] else 'no'} | "
+            f"{layer['nnz']:,} "
             f"({pct(layer['density'], 1)}) | {layer['entries']:,} ({layer['padding']:,}) | "
             f"{pct(layer['load_balance'], 1)} | {bits:,} | {layer['rms_error']:.4f} |")
     lines += ["", f"{comp['dense_float32_bits']:,} bits as dense float32, "
               f"{comp['stored_bits']:,} bits stored (entries, column pointers, codebooks): "
               f"**{comp['ratio']:.1f}x** smaller. Load balance: the mean PE's entries over the "
-              f"busiest PE's.", ""]
+              f"busiest PE's." + (
+                  " A bias is one more column of its layer's matrix, with activation 1.0: the "
+                  "weights kept, entries and errors include the biases."
+                  if any(layer["bias"] for layer in comp["layers"]) else ""), ""]
     return lines
 
 

@@ -157,7 +157,7 @@ def run(args):
     """Check everything, simulate, compare, print; return the exit status."""
     compiled = load_compiled(args.folder)
     config = compiled.design.config
-    n_inputs = compiled.layers[0][0].n_cols
+    n_inputs = compiled.layers[0][0].n_inputs
     acts, labels = load_inputs(args.inputs, n_inputs=n_inputs,
                                act_frac_bits=config.act_frac_bits)
     if args.save is not None:

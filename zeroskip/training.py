@@ -1,7 +1,11 @@
 """Training and pruning: the built-in MLP on the digits set, and the pruning schedule.
 
-The built-in network is a bias-free ReLU MLP trained on scikit-learn's bundled
-8x8 digits (no download). Pruning is by magnitude; with fine-tuning it is
+The built-in network is a ReLU MLP trained on scikit-learn's bundled 8x8
+digits (no download), with a bias in every layer unless asked for none. A
+network here is a tuple of float matrices and one flag per layer saying
+whether its last column is a bias (:mod:`zeroskip.weights`); pruning treats a
+bias column as a column, as EIE stores it. Pruning is by magnitude; with
+fine-tuning it is
 iterative (a geometric schedule of densities, a few epochs of training after
 each step and a longer one at the end), without it one step. The classifier
 layer is small and sensitive, so it keeps at least
@@ -17,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sw_model.eie_format import check_bias_flags
 from sw_model.prune import prune_magnitude
 from sw_model.train import Mlp, iterative_prune, load_digits_dataset, train
 
@@ -56,13 +61,23 @@ class PrunedNetwork:
     ``dense``: the weights before pruning; ``weights``: after; ``history``:
     ``[(density over all layers, digits test accuracy)]`` from the dense model
     to the final one when the network was fine-tuned, else ``None``;
-    ``steps``: what was done to the network, one sentence each, for the report.
+    ``steps``: what was done to the network, one sentence each, for the report;
+    ``bias``: one ``bool`` per layer, whether its last column is a bias
+    (``None``, the default, means none; stored as a tuple).
     """
 
     dense: tuple
     weights: tuple
     history: list | None
     steps: tuple
+    bias: tuple | None = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "bias", check_bias_flags(self.bias, len(self.weights)))
+
+    def mlp(self, weights):
+        """``weights`` (``dense``, ``weights`` or a copy) as an ``Mlp`` with these biases."""
+        return Mlp(list(weights), bias=self.bias)
 
 
 def accuracy(predicted, labels):
@@ -91,17 +106,21 @@ def digits(seed):
     return load_digits_dataset(seed=seed)
 
 
-def check_finetune(weights):
+def check_finetune(weights, bias=None):
     """Raise :class:`UserError` unless ``weights`` can be fine-tuned on the digits set."""
-    sizes = layer_sizes(weights)
+    sizes = layer_sizes(weights, bias)
     if sizes[0] != DIGITS_INPUTS or sizes[-1] != DIGITS_CLASSES:
         raise UserError(f"--finetune trains on the digits set, which needs {DIGITS_INPUTS} "
                         f"inputs and {DIGITS_CLASSES} outputs; the network is {dims(sizes)}")
 
 
-def train_builtin(data, *, hidden, seed, epochs=EPOCHS):
-    """The built-in MLP ``inputs -> hidden... -> classes``, trained on ``data``; an ``Mlp``."""
-    mlp = Mlp.init((data.n_features, *hidden, data.n_classes), seed=seed)
+def train_builtin(data, *, hidden, seed, epochs=EPOCHS, bias=True):
+    """The built-in MLP ``inputs -> hidden... -> classes``, trained on ``data``; an ``Mlp``.
+
+    With ``bias`` (the default) every layer has a bias; ``bias=False`` trains
+    the bias-free network of earlier versions.
+    """
+    mlp = Mlp.init((data.n_features, *hidden, data.n_classes), seed=seed, bias=bias)
     train(mlp, data, epochs=epochs, lr=3e-3, seed=seed)
     return mlp
 
@@ -126,16 +145,21 @@ def _overall_density(weights):
 
 
 def prune_network(weights, *, density, finetune_data, seed, progress,
-                  finetune_epochs=FINETUNE_EPOCHS, final_epochs=FINAL_EPOCHS):
+                  finetune_epochs=FINETUNE_EPOCHS, final_epochs=FINAL_EPOCHS, bias=None):
     """Prune ``weights`` to ``density``; fine-tune on ``finetune_data`` if it is given.
 
     Returns a :class:`PrunedNetwork`. Weights already sparser than a layer's
-    target keep all their nonzeros.
+    target keep all their nonzeros. ``bias`` (one ``bool`` per layer, ``None``
+    for none) marks the matrices whose last column is a bias: it is ranked
+    and pruned with the weights, and trained with them when fine-tuning.
     """
     dense = tuple(np.array(w, dtype=np.float64) for w in weights)
     n_layers = len(dense)
+    bias = check_bias_flags(bias, n_layers)
     minimum = (f" (the classifier layer keeps at least {pct(CLASSIFIER_MIN_DENSITY, 0)})"
                if n_layers > 1 else "")
+    if any(bias):
+        minimum += "; biases ranked and pruned with the weights, as the last column"
 
     def prune(layer, w, target):
         return prune_magnitude(w, layer_density(layer, n_layers, target))
@@ -144,10 +168,11 @@ def prune_network(weights, *, density, finetune_data, seed, progress,
         pruned = tuple(prune(i, w, density) for i, w in enumerate(dense))
         step = (f"pruned by magnitude in one step to {pct(density, 1)} target density{minimum}; "
                 f"not fine-tuned")
-        return PrunedNetwork(dense=dense, weights=pruned, history=None, steps=(step,))
+        return PrunedNetwork(dense=dense, weights=pruned, history=None, steps=(step,),
+                             bias=bias)
 
     data = finetune_data
-    mlp = Mlp([w.copy() for w in dense])
+    mlp = Mlp([w.copy() for w in dense], bias=bias)
     history = [(_overall_density(mlp.weights), mlp.accuracy(data.x_test, data.y_test))]
 
     def note(step, target, acc):
@@ -168,4 +193,4 @@ def prune_network(weights, *, density, finetune_data, seed, progress,
             f"fine-tuned on the digits training set for {finetune_epochs} epochs after each "
             f"step and {final_epochs} more at the end")
     return PrunedNetwork(dense=dense, weights=tuple(mlp.weights), history=history,
-                         steps=(step,))
+                         steps=(step,), bias=bias)

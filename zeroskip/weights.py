@@ -1,12 +1,18 @@
 """A user's network from an ``.npz``: its weight matrices and optional test data, validated.
 
 The file holds ``w0, w1, ...``, layer ``i``'s float weights of shape
-``(outputs, inputs)`` (``y = W @ x``), each layer's inputs the previous
-layer's outputs, and optionally ``x`` (test inputs, ``(vectors, inputs)``) and
-``y`` (their integer labels). Biases (``b<i>``) are refused because the EIE
-array computes ``requant(W @ x)`` without one; pickled objects are never
-loaded. Every problem is a :class:`~zeroskip.errors.UserError` that names the
-file and the array.
+``(outputs, inputs)`` (``y = W @ x + b``), each layer's inputs the previous
+layer's outputs; optionally ``b0, b1, ...``, layer ``i``'s biases of shape
+``(outputs,)`` (any layer may have one or not); and optionally ``x`` (test
+inputs, ``(vectors, inputs)``) and ``y`` (their integer labels). Pickled
+objects are never loaded. Every problem is a
+:class:`~zeroskip.errors.UserError` that names the file and the array.
+
+A bias becomes what EIE makes of it: one more column of the layer's matrix,
+the last, whose activation is the constant 1.0
+(:func:`sw_model.eie_format.append_bias_column`). From here on a network is
+those matrices and one flag per layer saying whether its last column is a
+bias; pruning, weight sharing and encoding treat the bias column as a column.
 """
 
 from dataclasses import dataclass
@@ -14,29 +20,49 @@ from pathlib import Path
 
 import numpy as np
 
+from sw_model.eie_format import append_bias_column
+
 from .errors import UserError
 
-__all__ = ["Network", "load_npz", "load_weights", "layer_sizes", "dims"]
+__all__ = ["Network", "load_npz", "load_weights", "layer_sizes", "bias_text", "dims"]
 
 
 @dataclass(frozen=True)
 class Network:
     """A float network and the data it is evaluated on.
 
-    ``weights``: the layers' ``float64`` matrices ``(outputs, inputs)``;
-    ``x``, ``y``: test inputs and labels (either may be ``None``);
-    ``source``: where the network came from, in words.
+    ``weights``: the layers' ``float64`` matrices ``(outputs, inputs)``, or
+    ``(outputs, inputs + 1)`` with the bias column last for a layer with a
+    bias; ``x``, ``y``: test inputs and labels (either may be ``None``);
+    ``source``: where the network came from, in words; ``bias``: one ``bool``
+    per layer, whether it has a bias.
     """
 
     weights: tuple
     x: np.ndarray | None
     y: np.ndarray | None
     source: str
+    bias: tuple
 
 
-def layer_sizes(weights):
-    """``[inputs, outputs of layer 0, outputs of layer 1, ...]`` of a chain of matrices."""
-    return [int(weights[0].shape[1])] + [int(w.shape[0]) for w in weights]
+def layer_sizes(weights, bias=None):
+    """``[inputs, outputs of layer 0, outputs of layer 1, ...]`` of a chain of matrices.
+
+    ``bias`` (one ``bool`` per layer, or ``None`` for no biases) says which
+    matrices end in a bias column, which is not an input.
+    """
+    first = int(weights[0].shape[1]) - int(bool(bias and bias[0]))
+    return [first] + [int(w.shape[0]) for w in weights]
+
+
+def bias_text(bias):
+    """Which layers have a bias, in words: ``"no biases"``, ``"a bias in every layer"``, ..."""
+    layers = [i for i, flag in enumerate(bias or ()) if flag]
+    if not layers:
+        return "no biases"
+    if len(layers) == len(bias):
+        return "a bias in every layer"
+    return f"a bias in layer{'s' if len(layers) > 1 else ''} {', '.join(map(str, layers))}"
 
 
 def dims(sizes):
@@ -88,15 +114,25 @@ def _matrix(archive, name, path, previous):
     return w
 
 
+def _bias(archive, name, path, w):
+    b = _array(archive, name, path)
+    if b.dtype == np.bool_ or not (np.issubdtype(b.dtype, np.floating)
+                                   or np.issubdtype(b.dtype, np.integer)):
+        raise UserError(f"array {name!r} in {str(path)!r} must hold numbers, not dtype {b.dtype}")
+    if b.shape != (w.shape[0],):
+        raise UserError(f"array {name!r} in {str(path)!r} must be a vector of one bias per "
+                        f"output, shape ({w.shape[0]},), not shape {b.shape}")
+    b = b.astype(np.float64)
+    if not np.all(np.isfinite(b)):
+        raise UserError(f"array {name!r} in {str(path)!r} holds non-finite values")
+    return b
+
+
 def load_weights(path):
     """The :class:`Network` in ``path`` (see the module docstring for the layout)."""
     path = Path(path)
     archive = load_npz(path, "weights file")
     names = set(archive.files)
-    biases = sorted(n for n in names if n.startswith("b") and n[1:].isdigit())
-    if biases:
-        raise UserError(f"weights file {str(path)!r} has biases ({', '.join(biases)}); the EIE "
-                        f"array computes requant(W @ x) without a bias, so train without one")
     weights = []
     while f"w{len(weights)}" in names:
         weights.append(_matrix(archive, f"w{len(weights)}", path,
@@ -104,17 +140,28 @@ def load_weights(path):
     if not weights:
         raise UserError(f"weights file {str(path)!r} has no layer arrays (expected w0, w1, ...; "
                         f"found {', '.join(sorted(names)) or 'nothing'})")
-    unknown = sorted(names - {f"w{i}" for i in range(len(weights))} - {"x", "y"})
+    known = {f"{kind}{i}" for kind in "wb" for i in range(len(weights))}
+    stray = sorted((n for n in names - known if n[:1] == "b" and n[1:].isdigit()),
+                   key=lambda n: int(n[1:]))
+    if stray:
+        raise UserError(f"array {stray[0]!r} in {str(path)!r} is a bias for layer "
+                        f"{int(stray[0][1:])}, but there is no w{int(stray[0][1:])} (the file "
+                        f"has layers w0 to w{len(weights) - 1})")
+    unknown = sorted(names - known - {"x", "y"})
     if unknown:
         raise UserError(f"weights file {str(path)!r} has unexpected arrays: "
                         f"{', '.join(unknown)} (layers must be numbered w0, w1, ... without gaps)")
+    n_inputs = weights[0].shape[1]
+    bias = tuple(f"b{i}" in names for i in range(len(weights)))
+    weights = [append_bias_column(w, _bias(archive, f"b{i}", path, w)) if flag else w
+               for i, (w, flag) in enumerate(zip(weights, bias, strict=True))]
     x = y = None
     if "x" in names:
         x = _array(archive, "x", path)
-        if (x.ndim != 2 or x.shape[1] != weights[0].shape[1] or x.shape[0] == 0
+        if (x.ndim != 2 or x.shape[1] != n_inputs or x.shape[0] == 0
                 or x.dtype == np.bool_ or not np.issubdtype(x.dtype, np.number)):
             raise UserError(f"array 'x' in {str(path)!r} must be numeric with shape (vectors, "
-                            f"{weights[0].shape[1]}), not {x.dtype} {x.shape}")
+                            f"{n_inputs}), not {x.dtype} {x.shape}")
         x = x.astype(np.float64)
         if not np.all(np.isfinite(x)):
             raise UserError(f"array 'x' in {str(path)!r} holds non-finite values")
@@ -126,4 +173,5 @@ def load_weights(path):
             raise UserError(f"array 'y' in {str(path)!r} must be integer labels of shape "
                             f"({x.shape[0]},), not {y.dtype} {y.shape}")
         y = y.astype(np.int64)
-    return Network(weights=tuple(weights), x=x, y=y, source=f"user weights from {path}")
+    return Network(weights=tuple(weights), x=x, y=y, source=f"user weights from {path}",
+                   bias=bias)

@@ -2,14 +2,14 @@
 
 import enum
 
-from amaranth.hdl import Array, Cat, Module, Signal, signed
-from amaranth.lib import data, stream, wiring
+from amaranth.hdl import Array, Cat, Module, Mux, Signal, signed
+from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from sw_model.config import EieTiming
 
-from .blocks import Lnzd, _bits, check_config
-from .pe import COUNTER_BITS, HOST_DATA_BITS, ProcessingElement, pe_addr_bits
+from .blocks import _bits, bcast_layout, check_config
+from .pe import COUNTER_BITS, HOST_DATA_BITS, ProcessingElement, group_slots, pe_addr_bits
 from .program import LAYER_STRIDE, Counter, EieProgram, LayerField, Op
 
 __all__ = ["EieArray", "cmd_layout", "resp_layout"]
@@ -35,15 +35,26 @@ def resp_layout(config):
 
 
 class _State(enum.Enum):
-    CLEAR = 0
-    IDLE = 1
-    READ = 2
-    RESP = 3
-    START = 4
-    COMPUTE = 5
-    REQUANT = 6
-    FLUSH = 7
-    DONE = 8
+    IDLE = 0
+    READ = 1
+    RESP = 2
+    START = 3
+    COMPUTE = 4
+    DONE = 5
+
+
+#: PEs that share one register of the broadcast fan-out.
+FANOUT = 4
+
+
+def _lowest(bits):
+    """The lowest set bit of ``bits`` alone (a carry chain: ``bits & -bits``)."""
+    return (bits & (~bits + 1))[:len(bits)]
+
+
+def _without_lowest(bits):
+    """``bits`` without its lowest set bit (``bits & (bits - 1)``)."""
+    return (bits & (bits - 1))[:len(bits)]
 
 
 class EieArray(wiring.Component):
@@ -79,7 +90,8 @@ class EieArray(wiring.Component):
                     f"program was laid out for {program.config!r}, not for {config!r}")
         self._program = program
         images = program.images() if program is not None else [None] * config.n_pe
-        self._pes = [ProcessingElement(config=config, image=image) for image in images]
+        self._pes = [ProcessingElement(config=config, lane=k, image=image)
+                     for k, image in enumerate(images)]
         super().__init__({
             "cmd": In(stream.Signature(cmd_layout(config))),
             "resp": Out(stream.Signature(resp_layout(config))),
@@ -90,8 +102,15 @@ class EieArray(wiring.Component):
         """The :class:`~sw_model.config.EieConfig` the array is built from."""
         return self._config
 
-    #: Cycles from the CCU's group read to the group's values (activation memory port).
-    ACT_READ_LATENCY = 1
+    #: Cycles from a broadcast decision to its arrival in the PEs: the
+    #: broadcast register (value and address), then the fan-out register.
+    BCAST_LATENCY = 2
+    #: Cycles of the central unit's mask stage (lowest bit, rest, nonzero) before
+    #: a group can be taken.
+    MASK_LATENCY = 1
+    #: Cycles from a PE's release to a usable credit: the PE's release register,
+    #: then the credit counter.
+    CREDIT_LATENCY = 2
 
     @property
     def timing(self):
@@ -103,144 +122,211 @@ class EieArray(wiring.Component):
         """
         pe = self._pes[0]
         return EieTiming(
-            # START issues the first group read; its values arrive a read later.
-            lnzd_first=1 + self.ACT_READ_LATENCY,
-            ptr_latency=pe.ptr_latency,
-            ptr_drain=pe.ptr_drain,
+            # START resets the reader; the first COMPUTE cycle reads group 0.
+            read_first=1,
+            group_latency=pe.group_latency + self.MASK_LATENCY,
+            # One slot of the group buffer belongs to the LNZD's current group.
+            group_slots=group_slots(self._config) - 1,
+            ptr_latency=self.BCAST_LATENCY + pe.ptr_latency,
+            credit_return=self.CREDIT_LATENCY,
             pe_drain=pe.drain_latency,
-            # The LNZD's done flag is a register.
-            lnzd_done=1,
-            # The layer's START cycle, and the FLUSH cycles in which the last
-            # accumulator read of the pass is requantized and written.
-            requant_extra=1 + pe.readout_latency,
+            # The PEs' busy flags are registers.
+            idle_latency=1,
         )
 
-    @property
-    def clear_cycles(self):
-        """Cycles after reset spent clearing the accumulators (``cmd.ready`` low)."""
-        return self._config.act_depth
-
     def elaborate(self, platform):
-        """Central control unit: host I/O, layer sequencing, LNZD scan, requantization.
+        """Central control unit: host I/O, layer sequencing, group reads, LNZD, credits.
 
         Compute mode, per layer (cycle 0 = START)::
 
-            START    read group 0 of the source activations (one address, all PEs)
-            COMPUTE  each cycle: the LNZD offers the leading nonzero of the active
-                     group; it is broadcast when every PE is ready; the active
-                     group's last slot loads the next group (prefetched one cycle
-                     ahead); an all-zero group takes one slot
+            START    clear the destination bank's valid flags, reset the credits
+            COMPUTE  group reads: one local address in every PE per cycle, while
+                     fewer than group_slots groups are read ahead of the LNZD
+                     LNZD: takes a group (an all-zero group takes one cycle),
+                     offers its nonzero columns lowest first; a column is
+                     broadcast when every PE has a credit
                      ends when the LNZD is done and every PE is idle
-            REQUANT  one cycle per local output row: accumulator read, then (next
-                     cycle) requantize into the destination bank and clear
-            FLUSH    the last requantized write lands
         """
         cfg = self._config
         n_pe = cfg.n_pe
         prog = self._program
         m = Module()
-
         pes = self._pes
         for k, pe in enumerate(pes):
             m.submodules[f"pe_{k}"] = pe
-        m.submodules.lnzd = lnzd = Lnzd(n=n_pe, value_shape=signed(cfg.act_bits))
+        n_slots = group_slots(cfg)
+        assert n_slots & (n_slots - 1) == 0
+        slot_bits = (n_slots - 1).bit_length()
+        ptr_addr = range(cfg.ptr_depth + cfg.max_dim + 1)
 
         # --- Layer table (registers, optionally baked in).
-        def table_init(field, i):
-            if prog is None or i >= prog.n_layers:
-                return 0
-            return prog.table[i][field]
+        def table(field, shape, name):
+            def init(i):
+                if prog is None or i >= prog.n_layers:
+                    return 0
+                return prog.table[i][field]
+            return Array(Signal(shape, name=f"{name}_{i}", init=init(i))
+                         for i in range(cfg.max_layers))
 
-        dim = range(cfg.max_dim + 1)
-        t_n_in = Array(Signal(dim, name=f"n_in_{i}", init=table_init(LayerField.N_IN, i))
-                       for i in range(cfg.max_layers))
-        t_n_out = Array(Signal(dim, name=f"n_out_{i}", init=table_init(LayerField.N_OUT, i))
-                        for i in range(cfg.max_layers))
-        t_ptr = Array(Signal(range(cfg.ptr_depth + 1), name=f"ptr_base_{i}",
-                             init=table_init(LayerField.PTR_BASE, i))
-                      for i in range(cfg.max_layers))
-        t_slot = Array(Signal(_bits(cfg.max_layers), name=f"cb_slot_{i}",
-                              init=table_init(LayerField.CB_SLOT, i))
-                       for i in range(cfg.max_layers))
-        t_relu = Array(Signal(name=f"relu_{i}", init=table_init(LayerField.RELU, i))
-                       for i in range(cfg.max_layers))
+        groups_range = range(cfg.act_depth + 1)
+        t_groups = table(LayerField.N_GROUPS, groups_range, "n_groups")
+        t_lanes = table(LayerField.LAST_LANES, range(n_pe + 1), "last_lanes")
+        t_ptr = table(LayerField.PTR_BASE, range(cfg.ptr_depth + 1), "ptr_base")
+        t_slot = table(LayerField.CB_SLOT, _bits(cfg.max_layers), "cb_slot")
+        t_relu = table(LayerField.RELU, 1, "relu")
+        t_bias = table(LayerField.BIAS, 1, "bias")
+        field_regs = {
+            LayerField.N_GROUPS: t_groups, LayerField.LAST_LANES: t_lanes,
+            LayerField.PTR_BASE: t_ptr, LayerField.CB_SLOT: t_slot,
+            LayerField.RELU: t_relu, LayerField.BIAS: t_bias,
+        }
 
         layer = Signal(_bits(cfg.max_layers))
         last_layer = Signal(_bits(cfg.max_layers))
         out_bank = Signal()
-        n_in = t_n_in[layer]
-        n_out = t_n_out[layer]
+        # ReLU applied by group reads: the previous layer's (none for the inputs).
+        rd_relu = Signal()
+        n_groups = t_groups[layer]
 
-        state = Signal(_State, init=_State.CLEAR)
+        state = Signal(_State)
+        computing = state == _State.COMPUTE
         cycles = Signal(COUNTER_BITS)
-        clr_row = Signal(_bits(cfg.act_depth))
         resp_op = Signal(4)
         resp_data = Signal(HOST_DATA_BITS)
         rd_pe = Signal(_bits(n_pe))
+        host_addr = Signal(_bits(cfg.act_depth))
+        wait = Signal(range(8))
 
-        # --- LNZD scan state.
-        active_mask = Signal(n_pe)
-        active_vals = Signal(data.ArrayLayout(signed(cfg.act_bits), n_pe))
-        active_base = Signal(dim)
-        next_valid = Signal()
-        next_addr = Signal(range(cfg.act_depth + 1))
-        next_base = Signal(dim)
-        lnzd_done = Signal()
-        rq_row = Signal(range(cfg.act_depth + 1))
-        rq_base = Signal(range(cfg.max_dim + n_pe + 1))
+        # --- Group reader.
+        g_read = Signal(groups_range)
+        g_ptr = Signal(ptr_addr)
+        taken = Signal(groups_range)
+        arrived = Signal(groups_range)
+        can_read = computing & (g_read != n_groups) & ((g_read - taken) < n_slots - 1)
+        host_read = (state == _State.READ) & (wait == 0)
+        for pe in pes:
+            m.d.comb += [
+                pe.rd_en.eq(can_read | host_read),
+                pe.rd_bank.eq(Mux(computing, layer[0], out_bank)),
+                pe.rd_addr.eq(Mux(computing, g_read, host_addr)),
+                pe.rd_last.eq(computing & (g_read + 1 == n_groups)),
+                pe.rd_slot.eq(g_read[:slot_bits]),
+                pe.relu.eq(rd_relu),
+                pe.bias.eq(t_bias[layer]),
+                pe.last_lanes.eq(t_lanes[layer]),
+            ]
+        with m.If(can_read):
+            m.d.sync += [g_read.eq(g_read + 1), g_ptr.eq(g_ptr + n_pe)]
+        # The group's pointer base and slot travel with the read to the mask stage.
+        depth = pes[0].group_latency
+        pipe_valid = [Signal(name=f"grp_valid_{k}") for k in range(depth)]
+        pipe_ptr = [Signal(ptr_addr, name=f"grp_ptr_{k}") for k in range(depth)]
+        pipe_slot = [Signal(slot_bits, name=f"grp_slot_{k}") for k in range(depth)]
+        m.d.sync += [pipe_valid[0].eq(can_read), pipe_ptr[0].eq(g_ptr),
+                     pipe_slot[0].eq(g_read[:slot_bits])]
+        for k in range(1, depth):
+            m.d.sync += [pipe_valid[k].eq(pipe_valid[k - 1]), pipe_ptr[k].eq(pipe_ptr[k - 1]),
+                         pipe_slot[k].eq(pipe_slot[k - 1])]
 
-        all_ready = Signal()
+        # --- Mask stage: the group's lowest nonzero, the rest, into the mask queue.
+        entry = data.StructLayout({
+            "first": n_pe, "rest": n_pe, "single": 1, "nonzero": 1, "ptr": ptr_addr,
+        })
+        nz = Signal(n_pe)
+        m.d.comb += nz.eq(Cat(pe.g_nz for pe in pes))
+        new = Signal(entry)
+        m.d.comb += [
+            new.first.eq(_lowest(nz)),
+            new.rest.eq(_without_lowest(nz)),
+            new.single.eq(_without_lowest(nz) == 0),
+            new.nonzero.eq(nz != 0),
+            new.ptr.eq(pipe_ptr[-1]),
+        ]
+        m.submodules.mask_queue = masks = memory.Memory(shape=entry, depth=n_slots, init=[])
+        mq_w = masks.write_port()
+        mq_r = masks.read_port(domain="comb")
+        m.d.comb += [mq_w.addr.eq(pipe_slot[-1]), mq_w.data.eq(new),
+                     mq_w.en.eq(pipe_valid[-1]), mq_r.addr.eq(taken[:slot_bits])]
+        with m.If(pipe_valid[-1]):
+            m.d.sync += arrived.eq(arrived + 1)
+        head = mq_r.data
+        head_valid = arrived != taken
+
+        # --- LNZD: the current group's columns, lowest first.
+        cur_valid = Signal()
+        cur_onehot = Signal(n_pe)
+        cur_rest = Signal(n_pe)
+        cur_last = Signal()
+        cur_slot = Signal(slot_bits)
+        cur_ptr = Signal(ptr_addr)
+        credit = Signal(n_pe)
+        bcast = Signal()
+        m.d.comb += bcast.eq(computing & cur_valid & (credit == (1 << n_pe) - 1))
+        take = computing & (bcast | ~cur_valid) & (~cur_valid | cur_last) & head_valid
+        with m.If(take):
+            m.d.sync += [
+                cur_valid.eq(head.nonzero), cur_onehot.eq(head.first), cur_rest.eq(head.rest),
+                cur_last.eq(head.single), cur_slot.eq(taken[:slot_bits]), cur_ptr.eq(head.ptr),
+                taken.eq(taken + 1),
+            ]
+        with m.Elif(bcast):
+            with m.If(cur_last):
+                m.d.sync += cur_valid.eq(0)
+            with m.Else():
+                m.d.sync += [
+                    cur_onehot.eq(_lowest(cur_rest)),
+                    cur_rest.eq(_without_lowest(cur_rest)),
+                    cur_last.eq(_without_lowest(cur_rest) == 0),
+                ]
+        lnzd_done = (taken == n_groups) & ~cur_valid
+
+        # --- Broadcast register: the value (one-hot select of the group
+        # buffers) and the column's pointer address.
+        bc_valid = Signal()
+        bc_valid_q = Signal()
+        bc_act = Signal(signed(cfg.act_bits))
+        bc_addr = Signal(_bits(cfg.ptr_depth))
+        index = Signal(_bits(n_pe))
+        value = Signal(cfg.act_bits)
+        for pe in pes:
+            m.d.comb += pe.gb_slot.eq(cur_slot)
+        m.d.comb += [
+            index.eq(_or(Mux(cur_onehot[k], k, 0) for k in range(n_pe))),
+            value.eq(_or(Mux(cur_onehot[k], pe.gb_data.as_unsigned(), 0)
+                         for k, pe in enumerate(pes))),
+        ]
+        m.d.sync += [bc_valid.eq(bcast), bc_valid_q.eq(bc_valid),
+                     bc_act.eq(value.as_signed()), bc_addr.eq(cur_ptr + index)]
+        # Fan-out registers, one per FANOUT PEs.
+        for g in range(0, n_pe, FANOUT):
+            fo_valid = Signal(name=f"fo_valid_{g // FANOUT}")
+            fo = Signal(bcast_layout(cfg), name=f"fo_{g // FANOUT}")
+            m.d.sync += [fo_valid.eq(bc_valid), fo.act.eq(bc_act), fo.addr.eq(bc_addr)]
+            for pe in pes[g:g + FANOUT]:
+                m.d.comb += [pe.bcast.valid.eq(fo_valid), pe.bcast.payload.eq(fo)]
+
+        # --- Credits: one counter per PE and a flag that it is not zero.
+        credits = cfg.queue_depth
+        for k, pe in enumerate(pes):
+            count = Signal(range(credits + 1), name=f"credits_{k}")
+            with m.If(state == _State.START):
+                m.d.sync += [count.eq(credits), credit[k].eq(1)]
+            with m.Else():
+                m.d.sync += [
+                    count.eq(count - bcast + pe.release),
+                    credit[k].eq((count >= 2) | (credit[k] & ~bcast) | (pe.release != 0)),
+                ]
+            m.d.comb += pe.stall_inc.eq(computing & cur_valid & ~credit[k])
+
         all_idle = Signal()
-        m.d.comb += [
-            all_ready.eq(_all([pe.ready for pe in pes])),
-            all_idle.eq(~_any([pe.busy for pe in pes])),
-            lnzd.mask.eq(active_mask),
-            lnzd.values.eq(active_vals),
-        ]
-        computing = state == _State.COMPUTE
-        cand = computing & lnzd.valid
-        bcast = cand & all_ready
-        onehot = Signal(n_pe)
-        m.d.comb += onehot.eq(1 << lnzd.index)
-        rest = active_mask & ~onehot
-        consume = computing & ((active_mask == 0) | (bcast & (rest == 0)))
-        last_group = next_base + n_pe >= n_in
-        grp_en = Signal()
-        grp_addr = Signal(_bits(cfg.act_depth))
-
-        col = Signal(dim)
-        half = Signal(range(cfg.ptr_depth + cfg.max_dim + 2))
-        m.d.comb += [
-            col.eq(active_base + lnzd.index),
-            half.eq((t_ptr[layer] >> 1) + (col >> 1)),
-        ]
-
-        group_vals = [pe.act_data for pe in pes]
-        lanes = Signal(range(cfg.max_dim + 1))
-        m.d.comb += lanes.eq(n_in - next_base)
-        new_mask = Signal(n_pe)
-        for k in range(n_pe):
-            m.d.comb += new_mask[k].eq((group_vals[k] != 0) & (k < lanes))
+        m.d.comb += all_idle.eq(~_or(pe.busy for pe in pes))
+        layer_done = computing & lnzd_done & ~bc_valid & ~bc_valid_q & all_idle
 
         for pe in pes:
             m.d.comb += [
-                pe.layer.eq(layer),
+                pe.src.eq(layer[0]),
                 pe.cb_slot.eq(t_slot[layer]),
-                pe.relu.eq(t_relu[layer]),
-                pe.src_bank.eq(layer[0]),
                 pe.start.eq(state == _State.START),
-                pe.bcast.valid.eq(bcast),
-                pe.bcast.payload.act.eq(lnzd.value),
-                pe.bcast.payload.odd.eq(col[0]),
-                pe.bcast.payload.even_addr.eq(half + col[0]),
-                pe.bcast.payload.odd_addr.eq(half),
-                pe.grp_en.eq(grp_en),
-                pe.grp_addr.eq(grp_addr),
-                pe.cand.eq(cand),
-                pe.clr_row.eq(clr_row),
-                pe.clr_en.eq(state == _State.CLEAR),
-                pe.rq_en.eq(state == _State.REQUANT),
-                pe.rq_row.eq(rq_row),
             ]
 
         # --- Host commands.
@@ -255,11 +341,7 @@ class EieArray(wiring.Component):
                 pe.cb_we.eq(accept & (cmd.op == Op.WRITE_CODEBOOK)),
                 pe.ptr_we.eq(mine & (cmd.op == Op.WRITE_PTR)),
                 pe.mat_we.eq(mine & (cmd.op == Op.WRITE_MATRIX)),
-                pe.base_we.eq(mine & (cmd.op == Op.WRITE_MAT_BASE)),
                 pe.act_we.eq(mine & (cmd.op == Op.WRITE_ACT)),
-                pe.hr_en.eq(mine & (cmd.op == Op.READ_ACT)),
-                pe.hr_bank.eq(out_bank),
-                pe.hr_addr.eq(cmd.addr),
             ]
         m.d.comb += [
             self.resp.payload.op.eq(resp_op),
@@ -270,40 +352,28 @@ class EieArray(wiring.Component):
             Counter.BUSY: Array(pe.busy_count for pe in pes),
             Counter.STALL: Array(pe.stall_count for pe in pes),
         }
-        field_regs = {
-            LayerField.N_IN: t_n_in, LayerField.N_OUT: t_n_out, LayerField.PTR_BASE: t_ptr,
-            LayerField.CB_SLOT: t_slot, LayerField.RELU: t_relu,
-        }
         cnt_clr = Signal()
         for pe in pes:
             m.d.comb += pe.cnt_clr.eq(cnt_clr)
-
-        in_run = (state == _State.START) | computing | (state == _State.REQUANT) \
-            | (state == _State.FLUSH)
-        with m.If(in_run):
+        with m.If((state == _State.START) | computing):
             m.d.sync += cycles.eq(cycles + 1)
 
-        act_datas = Array(pe.act_data for pe in pes)
+        group_vals = Array(pe.g_val for pe in pes)
         stride_bits = _bits(LAYER_STRIDE)
         with m.Switch(state):
-            with m.Case(_State.CLEAR):
-                # Memories keep their contents across a reset: clear the
-                # accumulators so a run interrupted by reset leaves no partial sums.
-                m.d.sync += clr_row.eq(clr_row + 1)
-                with m.If(clr_row == cfg.act_depth - 1):
-                    m.d.sync += state.eq(_State.IDLE)
             with m.Case(_State.IDLE):
                 with m.If(accept):
                     m.d.sync += resp_op.eq(cmd.op)
                     with m.Switch(cmd.op):
                         with m.Case(Op.WRITE_LAYER):
-                            entry = cmd.addr[stride_bits:]
+                            entry_index = cmd.addr[stride_bits:]
                             field = cmd.addr[:stride_bits]
                             for f, regs in field_regs.items():
                                 with m.If(field == f):
-                                    m.d.sync += regs[entry].eq(cmd.data)
+                                    m.d.sync += regs[entry_index].eq(cmd.data)
                         with m.Case(Op.READ_ACT):
-                            m.d.sync += [rd_pe.eq(cmd.pe), state.eq(_State.READ)]
+                            m.d.sync += [rd_pe.eq(cmd.pe), host_addr.eq(cmd.addr), wait.eq(0),
+                                         state.eq(_State.READ)]
                         with m.Case(Op.READ_COUNTER):
                             with m.If(cmd.addr == Counter.CYCLES):
                                 m.d.sync += resp_data.eq(cycles)
@@ -317,6 +387,7 @@ class EieArray(wiring.Component):
                             m.d.sync += [
                                 cycles.eq(0),
                                 layer.eq(0),
+                                rd_relu.eq(0),
                                 last_layer.eq(cmd.data - 1),
                                 out_bank.eq(cmd.data[0]),
                             ]
@@ -326,64 +397,36 @@ class EieArray(wiring.Component):
                             with m.Else():
                                 m.d.sync += state.eq(_State.START)
             with m.Case(_State.READ):
-                # The activation memory's data arrives one cycle after the read.
-                m.d.sync += [resp_data.eq(act_datas[rd_pe].as_unsigned()),
-                             state.eq(_State.RESP)]
+                # A group read of the output bank, requantized like any other.
+                m.d.sync += wait.eq(wait + 1)
+                with m.If(wait == pes[0].group_latency):
+                    m.d.sync += [resp_data.eq(group_vals[rd_pe].as_unsigned()),
+                                 state.eq(_State.RESP)]
             with m.Case(_State.RESP):
                 with m.If(self.resp.ready):
                     m.d.sync += state.eq(_State.IDLE)
             with m.Case(_State.START):
-                m.d.comb += [grp_en.eq(1), grp_addr.eq(0)]
                 m.d.sync += [
-                    next_valid.eq(1), next_addr.eq(1), next_base.eq(0),
-                    active_mask.eq(0), lnzd_done.eq(0), state.eq(_State.COMPUTE),
+                    g_read.eq(0), g_ptr.eq(t_ptr[layer]), taken.eq(0), arrived.eq(0),
+                    cur_valid.eq(0), state.eq(_State.COMPUTE),
                 ]
             with m.Case(_State.COMPUTE):
-                with m.If(bcast):
-                    m.d.sync += active_mask.eq(rest)
-                with m.If(consume):
-                    with m.If(next_valid):
-                        m.d.sync += [
-                            active_mask.eq(new_mask),
-                            active_vals.eq(Cat(*group_vals)),
-                            active_base.eq(next_base),
-                        ]
-                        with m.If(last_group):
-                            m.d.sync += next_valid.eq(0)
-                        with m.Else():
-                            m.d.comb += [grp_en.eq(1), grp_addr.eq(next_addr)]
-                            m.d.sync += [next_addr.eq(next_addr + 1),
-                                         next_base.eq(next_base + n_pe)]
+                with m.If(layer_done):
+                    m.d.sync += rd_relu.eq(t_relu[layer])
+                    with m.If(layer == last_layer):
+                        m.d.sync += [state.eq(_State.DONE), resp_data.eq(cycles + 1),
+                                     resp_op.eq(Op.RUN)]
                     with m.Else():
-                        m.d.sync += lnzd_done.eq(1)
-                with m.If(lnzd_done & all_idle):
-                    m.d.sync += [state.eq(_State.REQUANT), rq_row.eq(0), rq_base.eq(0)]
-            with m.Case(_State.REQUANT):
-                m.d.sync += [rq_row.eq(rq_row + 1), rq_base.eq(rq_base + n_pe)]
-                with m.If(rq_base + n_pe >= n_out):
-                    m.d.sync += state.eq(_State.FLUSH)
-            with m.Case(_State.FLUSH):
-                with m.If(layer == last_layer):
-                    m.d.sync += [state.eq(_State.DONE), resp_data.eq(cycles + 1),
-                                 resp_op.eq(Op.RUN)]
-                with m.Else():
-                    m.d.sync += [layer.eq(layer + 1), state.eq(_State.START)]
+                        m.d.sync += [layer.eq(layer + 1), state.eq(_State.START)]
             with m.Case(_State.DONE):
                 with m.If(self.resp.ready):
                     m.d.sync += state.eq(_State.IDLE)
         return m
 
 
-def _all(signals):
-    result = signals[0]
-    for s in signals[1:]:
-        result = result & s
+def _or(values):
+    values = list(values)
+    result = values[0]
+    for value in values[1:]:
+        result = result | value
     return result
-
-
-def _any(signals):
-    result = signals[0]
-    for s in signals[1:]:
-        result = result | s
-    return result
-

@@ -1,12 +1,12 @@
-"""The small blocks of an EIE processing element and the LNZD tree.
+"""The small blocks of an EIE processing element.
 
-Each block is one ``wiring.Component``: the activation queue, the column
-pointer read, the weight decoder, the arithmetic unit with its accumulator
-memory, and the leading-nonzero detector. ``hw/eie/pe.py`` wires them into a
-PE; ``docs/eie.md`` shows the pipeline.
+Each block is one ``wiring.Component`` with its latency as a property: the
+activation queue, the column-pointer read, the weight decoder, the registered
+multiplier and the accumulators (two banks, each row valid once written).
+``hw/eie/pe.py`` wires them into a PE; ``docs/eie.md`` shows the pipeline.
 """
 
-from amaranth.hdl import Cat, Const, Module, Mux, Shape, Signal, signed, unsigned
+from amaranth.hdl import Cat, Module, Mux, Shape, Signal, signed, unsigned
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -16,12 +16,12 @@ __all__ = [
     "check_config",
     "bcast_layout",
     "item_layout",
+    "requantize_hw",
     "ActQueue",
     "PtrRead",
     "WeightDecoder",
-    "ArithUnit",
-    "LnzdNode",
-    "Lnzd",
+    "Multiplier",
+    "Accumulators",
 ]
 
 
@@ -37,25 +37,38 @@ def _bits(n):
     return max(1, (n - 1).bit_length())
 
 
-def ptr_bank_depth(config):
-    """Words of each of the two column-pointer banks."""
-    return -(-config.ptr_depth // 2)
-
-
 def bcast_layout(config):
-    """Payload of the activation broadcast: the value and its pointer-bank addresses.
+    """Payload of the activation broadcast: the value and its column's pointer address.
 
-    The central unit turns column ``j`` into the two bank addresses once, so
-    the PEs need no adder: ``p_j`` and ``p_{j+1}`` sit at ``even_addr`` and
-    ``odd_addr``, and ``odd`` says which of the two is ``p_j``.
+    ``addr`` is where the pair ``(p_j, p_{j+1})`` of the broadcast column ``j``
+    sits in the PEs' pointer memory: the layer's pointer base plus ``j``.
     """
-    bank_bits = _bits(ptr_bank_depth(config))
     return data.StructLayout({
         "act": signed(config.act_bits),
-        "even_addr": unsigned(bank_bits),
-        "odd_addr": unsigned(bank_bits),
-        "odd": unsigned(1),
+        "addr": unsigned(_bits(config.ptr_depth)),
     })
+
+
+def requantize_hw(m, acc, *, shift, out_bits, relu, domain="comb"):
+    """Round-half-up shift, saturate, optional ReLU: ``sw_model.fixed.requantize`` in gates.
+
+    ``acc`` is the rounded value ``acc + 2**(shift - 1)`` already (the caller
+    registers that add); the shift, the saturation and the ReLU are one level
+    of logic after it.
+    """
+    shifted = Signal(signed(len(acc) - shift if shift else len(acc)))
+    m.d.comb += shifted.eq(acc >> shift)
+    lo, hi = -(1 << (out_bits - 1)), (1 << (out_bits - 1)) - 1
+    out = Signal(signed(out_bits))
+    with m.If(relu & (shifted < 0)):
+        m.d.comb += out.eq(0)
+    with m.Elif(shifted > hi):
+        m.d.comb += out.eq(hi)
+    with m.Elif(shifted < lo):
+        m.d.comb += out.eq(lo)
+    with m.Else():
+        m.d.comb += out.eq(shifted)
+    return out
 
 
 def item_layout(config):
@@ -145,81 +158,67 @@ class ActQueue(wiring.Component):
 
 
 class PtrRead(wiring.Component):
-    """Column-pointer read: ``p_j`` and ``p_{j+1}`` in one cycle from two banks.
+    """Column-pointer read: the pair ``(p_j, p_{j+1})`` from one memory word.
 
-    Cycle ``b``: a broadcast arrives and both banks are read. Cycle ``b + 1``
-    (stage P): ``item`` carries the activation and the column's entry range
-    ``[start, end)``; ``item.valid`` follows every broadcast, empty columns
-    included (the PE drops those). An item that is not taken (``item.ready``
-    low) stays in stage P: the bank ports keep their data because no new
-    broadcast may arrive until it is taken. The host writes pointer ``k`` (of
-    the combined address space) into bank ``k % 2`` at ``k // 2``.
+    Word ``k`` of the pointer memory holds pointer ``k`` in its low half and
+    pointer ``k + 1`` in its high half, so one read port gives a column's whole
+    entry range (and the memory is a simple dual-port block: one host write
+    port, one read port). Cycle ``t``: a broadcast arrives and the word is read.
+    Cycle ``t + latency``: ``item`` carries the activation and ``[start, end)``
+    from the port's output register; ``item_valid`` follows every broadcast,
+    empty columns included (the PE drops those). The pipeline never waits: the
+    central unit's credits guarantee the queue has room.
     """
 
     def __init__(self, *, config, init=None):
         self._config = check_config(config)
-        bank_depth = ptr_bank_depth(config)
-        # (even, odd) initial bank contents, e.g. from a baked-in program.
-        self._init = ([], []) if init is None else tuple([int(x) for x in bank] for bank in init)
+        self._init = [] if init is None else [int(x) for x in init]
         super().__init__({
             "bcast": In(stream.Signature(bcast_layout(config), always_ready=True)),
-            "item": Out(stream.Signature(item_layout(config))),
+            "item": Out(item_layout(config)),
+            "item_valid": Out(1),
+            "busy": Out(1),
             "wr_en": In(1),
-            "wr_addr": In(_bits(bank_depth) + 1),
-            "wr_data": In(config.ptr_bits),
+            "wr_addr": In(_bits(config.ptr_depth)),
+            "wr_data": In(2 * config.ptr_bits),
         })
 
     @property
     def latency(self):
-        """Cycles from a broadcast to its item."""
-        return 1
+        """Cycles from a broadcast to its item: the read, then the output register."""
+        return 2
 
     def elaborate(self, platform):
         cfg = self._config
         m = Module()
-        depth = ptr_bank_depth(cfg)
-        init = self._init
-        m.submodules.even = even = memory.Memory(
-            shape=unsigned(cfg.ptr_bits), depth=max(2, depth), init=init[0])
-        m.submodules.odd = odd = memory.Memory(
-            shape=unsigned(cfg.ptr_bits), depth=max(2, depth), init=init[1])
-        banks = (even, odd)
-        for k, bank in enumerate(banks):
-            wp = bank.write_port()
-            m.d.comb += [
-                wp.addr.eq(self.wr_addr[1:]),
-                wp.data.eq(self.wr_data),
-                wp.en.eq(self.wr_en & (self.wr_addr[0] == k)),
-            ]
-        rp_even = even.read_port()
-        rp_odd = odd.read_port()
+        m.submodules.mem = mem = memory.Memory(
+            shape=unsigned(2 * cfg.ptr_bits), depth=cfg.ptr_depth, init=self._init)
+        wp = mem.write_port()
+        rp = mem.read_port()
         m.d.comb += [
-            rp_even.addr.eq(self.bcast.payload.even_addr),
-            rp_odd.addr.eq(self.bcast.payload.odd_addr),
-            rp_even.en.eq(self.bcast.valid),
-            rp_odd.en.eq(self.bcast.valid),
+            wp.addr.eq(self.wr_addr), wp.data.eq(self.wr_data), wp.en.eq(self.wr_en),
+            rp.addr.eq(self.bcast.payload.addr),
         ]
-        odd_q = Signal()
-        m.d.sync += self.item.valid.eq(self.bcast.valid | (self.item.valid & ~self.item.ready))
-        with m.If(self.bcast.valid):
-            m.d.sync += [
-                self.item.payload.act.eq(self.bcast.payload.act),
-                odd_q.eq(self.bcast.payload.odd),
-            ]
-        # For an odd column p_j is in the odd bank and p_{j+1} in the even one.
-        m.d.comb += [
-            self.item.payload.start.eq(Mux(odd_q, rp_odd.data, rp_even.data)),
-            self.item.payload.end.eq(Mux(odd_q, rp_even.data, rp_odd.data)),
+        act = Signal(signed(cfg.act_bits))
+        read_valid = Signal()
+        m.d.sync += [
+            read_valid.eq(self.bcast.valid), act.eq(self.bcast.payload.act),
+            self.item_valid.eq(read_valid),
+            self.item.act.eq(act),
+            self.item.start.eq(rp.data[:cfg.ptr_bits]),
+            self.item.end.eq(rp.data[cfg.ptr_bits:]),
         ]
+        m.d.comb += self.busy.eq(self.bcast.valid | read_valid | self.item_valid)
         return m
 
 
 class WeightDecoder(wiring.Component):
     """Codebook lookup: 4-bit index ``v`` to a signed 16-bit shared weight.
 
-    One codebook of 16 entries per layer slot, in a synchronous memory; the
-    weight of an index presented in cycle ``t`` is on ``w`` in cycle ``t + 1``.
-    The host must keep entry 0 of every slot at 0 (padding entries use it).
+    One codebook of 16 entries per layer slot in a small memory read
+    asynchronously (LUT RAM on ECP5): ``w`` follows ``v`` in the same cycle and
+    goes straight into the multiplier's input register. The host must keep
+    entry 0 of every slot at 0 (padding entries use it).
     """
 
     def __init__(self, *, config, init=None):
@@ -227,7 +226,6 @@ class WeightDecoder(wiring.Component):
         self._slots = config.max_layers
         self._init = [] if init is None else [int(x) for x in init]
         super().__init__({
-            "en": In(1),
             "v": In(config.index_bits),
             "slot": In(_bits(config.max_layers)),
             "w": Out(signed(config.w_bits)),
@@ -243,8 +241,8 @@ class WeightDecoder(wiring.Component):
 
     @property
     def latency(self):
-        """Cycles from an index to its weight."""
-        return 1
+        """Cycles from an index to its weight (an asynchronous read)."""
+        return 0
 
     def elaborate(self, platform):
         cfg = self._config
@@ -252,189 +250,184 @@ class WeightDecoder(wiring.Component):
         m.submodules.codebook = mem = memory.Memory(
             shape=signed(cfg.w_bits), depth=1 << self.addr_bits, init=self._init)
         wp = mem.write_port()
-        rp = mem.read_port()
+        rp = mem.read_port(domain="comb")
         m.d.comb += [
             wp.addr.eq(self.wr_addr), wp.data.eq(self.wr_data), wp.en.eq(self.wr_en),
-            rp.addr.eq(Cat(self.v, self.slot)), rp.en.eq(self.en),
+            rp.addr.eq(Cat(self.v, self.slot)),
             self.w.eq(rp.data),
         ]
         return m
 
 
-class ArithUnit(wiring.Component):
-    """Multiply-accumulate into the PE's accumulator memory, with a bypass.
+class Multiplier(wiring.Component):
+    """``p = a * b`` with registered inputs and a registered output (a DSP block's registers).
 
-    ::
-
-        cycle t (M):   prod <= w * act ; acc memory read of row
-        cycle t+1 (A): sum = (bypass ? last_sum : acc[row]) + prod ; acc[row] <= sum
-
-    The read in cycle ``t`` misses a write to the same row in cycle ``t``
-    (the previous update's A stage), so A takes the previous sum instead when
-    the rows match: consecutive updates of one row run at full rate. The
-    accumulator wraps at ``acc_bits``.
-
-    Besides updates, the unit serves a readout (``rq_en``/``rq_row``: the row's
-    sum is on ``rq_data`` one cycle later, while the row is cleared to 0) and a
-    plain clear (``clr_en``/``clr_row``), used after reset. These three never
-    overlap: the central unit sequences them.
+    Operands presented in cycle ``t`` give their product in cycle ``t + latency``.
     """
 
-    def __init__(self, *, config):
-        self._config = check_config(config)
-        depth = config.act_depth
+    def __init__(self, *, a_shape, b_shape):
+        a_shape, b_shape = Shape.cast(a_shape), Shape.cast(b_shape)
+        width = a_shape.width + b_shape.width
         super().__init__({
-            "valid": In(1),
-            "row": In(_bits(depth)),
-            "act": In(signed(config.act_bits)),
-            "w": In(signed(config.w_bits)),
-            "rq_en": In(1),
-            "rq_row": In(_bits(depth)),
-            "rq_valid": Out(1),
-            "rq_data": Out(signed(config.acc_bits)),
-            "clr_en": In(1),
-            "clr_row": In(_bits(depth)),
-            "busy": Out(1),
+            "a": In(a_shape),
+            "b": In(b_shape),
+            "p": Out(signed(width) if a_shape.signed or b_shape.signed else unsigned(width)),
         })
 
     @property
     def latency(self):
-        """Cycles from an update's inputs to the cycle its sum is written."""
-        return 1
+        """Cycles from the operands to the product: input and output registers."""
+        return 2
+
+    def elaborate(self, platform):
+        m = Module()
+        a = Signal.like(self.a)
+        b = Signal.like(self.b)
+        m.d.sync += [a.eq(self.a), b.eq(self.b), self.p.eq(a * b)]
+        return m
+
+
+class Accumulators(wiring.Component):
+    """The PE's accumulators: two banks of ``act_depth`` rows, each row valid once written.
+
+    In a layer one bank accumulates (``dst``) while the other holds the
+    previous layer's sums, which the group reads requantize (``src``). A row
+    that was not written since its bank's last ``clear`` reads as 0, so a
+    layer starts from zero without a clearing pass: ``clear`` (one cycle)
+    invalidates every row of bank ``dst``.
+
+    Updates::
+
+        cycle t   (R): row, valid; the bank is read
+        cycle t+1 (M): prod (the product of the update, from the multiplier)
+        cycle t+2 (A): sum = base + prod; the row is written and marked valid
+
+    ``base`` is the row's previous sum: the two preceding updates' sums when
+    they were to the same row (the read in ``t`` missed their writes in ``t``
+    and ``t + 1``), else the memory's value if the row is valid, else 0. The
+    accumulator wraps at ``acc_bits``.
+
+    Group reads: ``rd_en``/``rd_addr`` of bank ``rd_bank`` in cycle ``t`` give
+    the row's sum (0 if not valid) on ``rd_data`` in cycle ``t + read_latency``.
+    Host writes (``wr_en``) go to bank 0 and mark the row valid.
+    """
+
+    def __init__(self, *, config):
+        self._config = check_config(config)
+        rows = _bits(config.act_depth)
+        super().__init__({
+            "dst": In(1),
+            "clear": In(1),
+            "valid": In(1),
+            "row": In(rows),
+            "prod": In(signed(config.act_bits + config.w_bits)),
+            "busy": Out(1),
+            "rd_en": In(1),
+            "rd_bank": In(1),
+            "rd_addr": In(rows),
+            "rd_data": Out(signed(config.acc_bits)),
+            "wr_en": In(1),
+            "wr_addr": In(rows),
+            "wr_data": In(signed(config.acc_bits)),
+        })
 
     @property
-    def readout_latency(self):
-        """Cycles from a readout's ``rq_row`` to its sum on ``rq_data``."""
-        return 1
+    def latency(self):
+        """Cycles from an update's row to the write of its sum."""
+        return 2
+
+    @property
+    def read_latency(self):
+        """Cycles from a group read to its data: the read, then the output register."""
+        return 2
 
     def elaborate(self, platform):
         cfg = self._config
         m = Module()
-        m.submodules.acc = mem = memory.Memory(
-            shape=signed(cfg.acc_bits), depth=max(2, cfg.act_depth), init=[])
-        rp = mem.read_port()
-        wp = mem.write_port()
+        depth = cfg.act_depth
+        rows = _bits(depth)
 
-        # Stage M (cycle t).
-        prod = Signal(signed(cfg.act_bits + cfg.w_bits))
-        row = Signal.like(self.row)
-        valid = Signal()
-        m.d.sync += [prod.eq(self.w * self.act), row.eq(self.row), valid.eq(self.valid)]
-        m.d.comb += [
-            rp.addr.eq(Mux(self.valid, self.row, self.rq_row)),
-            rp.en.eq(self.valid | self.rq_en),
+        # Update pipeline registers.
+        m_valid, a_valid = Signal(), Signal()
+        m_row, a_row = Signal(rows), Signal(rows)
+        a_prod = Signal.like(self.prod)
+        m.d.sync += [
+            m_valid.eq(self.valid), m_row.eq(self.row),
+            a_valid.eq(m_valid), a_row.eq(m_row), a_prod.eq(self.prod),
+        ]
+        # The two previous sums, for the writes the read missed.
+        last_valid, last2_valid = Signal(), Signal()
+        last_row, last2_row = Signal(rows), Signal(rows)
+        last_sum, last2_sum = Signal(signed(cfg.acc_bits)), Signal(signed(cfg.acc_bits))
+        # Decided in M, used in A: which of them (if any) replaces the read.
+        bypass1, bypass2, a_flag = Signal(), Signal(), Signal()
+        m.d.sync += [
+            bypass1.eq(a_valid & (a_row == m_row)),
+            bypass2.eq(last_valid & (last_row == m_row)),
         ]
 
-        # Stage A (cycle t + 1).
-        last_valid = Signal()
-        last_row = Signal.like(self.row)
-        last_sum = Signal(signed(cfg.acc_bits))
-        bypass = last_valid & (last_row == row)
+        rd_addr_q = Signal(rows)
+        rd_bank_q = Signal()
+        rd_flag = Signal()
+        datas = []
+        flags = []
+        for k in range(2):
+            m.submodules[f"bank_{k}"] = bank = memory.Memory(
+                shape=signed(cfg.acc_bits), depth=max(2, depth), init=[])
+            flag = Signal(max(2, depth), name=f"valid_{k}")
+            flags.append(flag)
+            rp = bank.read_port()
+            wp = bank.write_port()
+            is_dst = self.dst == k
+            # Group reads only go to the bank that does not accumulate.
+            group = self.rd_en & (self.rd_bank == k)
+            m.d.comb += [
+                rp.addr.eq(Mux(group, self.rd_addr, self.row)),
+                rp.en.eq(group | (self.valid & is_dst)),
+            ]
+            update = a_valid & is_dst
+            host = self.wr_en & (k == 0)
+            m.d.comb += [
+                wp.addr.eq(Mux(update, a_row, self.wr_addr)),
+                wp.en.eq(update | host),
+            ]
+            datas.append((rp.data, wp))
+            with m.If(self.clear & is_dst):
+                m.d.sync += flag.eq(0)
+            with m.Elif(update):
+                m.d.sync += flag.bit_select(a_row, 1).eq(1)
+            with m.Elif(host):
+                m.d.sync += flag.bit_select(self.wr_addr, 1).eq(1)
+
+        # A row's valid flag, read in M (a flag set by the update in M's own
+        # cycle is covered by bypass1).
+        dst_flags = Mux(self.dst, flags[1], flags[0])
+        m.d.sync += a_flag.eq(dst_flags.bit_select(m_row, 1))
+        dst_data = Mux(self.dst, datas[1][0], datas[0][0])
+        # The memory's output register (an update's read data is used from it in A).
+        mem_q = Signal(signed(cfg.acc_bits))
+        m.d.sync += mem_q.eq(dst_data)
+        base = Signal(signed(cfg.acc_bits))
+        with m.If(bypass1):
+            m.d.comb += base.eq(last_sum)
+        with m.Elif(bypass2):
+            m.d.comb += base.eq(last2_sum)
+        with m.Elif(a_flag):
+            m.d.comb += base.eq(mem_q)
         total = Signal(signed(cfg.acc_bits))
-        m.d.comb += total.eq(Mux(bypass, last_sum, rp.data) + prod)
-        m.d.sync += [last_valid.eq(valid), last_row.eq(row), last_sum.eq(total)]
+        m.d.comb += total.eq(base + a_prod)
+        m.d.sync += [
+            last_valid.eq(a_valid), last_row.eq(a_row), last_sum.eq(total),
+            last2_valid.eq(last_valid), last2_row.eq(last_row), last2_sum.eq(last_sum),
+        ]
+        for k, (_, wp) in enumerate(datas):
+            m.d.comb += wp.data.eq(Mux(a_valid & (self.dst == k), total, self.wr_data))
 
-        rq_row = Signal.like(self.rq_row)
-        m.d.sync += [self.rq_valid.eq(self.rq_en), rq_row.eq(self.rq_row)]
-        m.d.comb += self.rq_data.eq(rp.data)
-
-        with m.If(valid):
-            m.d.comb += [wp.addr.eq(row), wp.data.eq(total), wp.en.eq(1)]
-        with m.Elif(self.rq_valid):
-            m.d.comb += [wp.addr.eq(rq_row), wp.data.eq(0), wp.en.eq(1)]
-        with m.Elif(self.clr_en):
-            m.d.comb += [wp.addr.eq(self.clr_row), wp.data.eq(0), wp.en.eq(1)]
-        m.d.comb += self.busy.eq(valid)
+        # Group reads: flag read with the memory, both registered.
+        m.d.sync += [rd_addr_q.eq(self.rd_addr), rd_bank_q.eq(self.rd_bank)]
+        src_flags = Mux(rd_bank_q, flags[1], flags[0])
+        src_data = Mux(rd_bank_q, datas[1][0], datas[0][0])
+        m.d.comb += rd_flag.eq(src_flags.bit_select(rd_addr_q, 1))
+        m.d.sync += self.rd_data.eq(Mux(rd_flag, src_data, 0))
+        m.d.comb += self.busy.eq(self.valid | m_valid | a_valid)
         return m
-
-
-class LnzdNode(wiring.Component):
-    """One node of the LNZD tree: the leading valid input of up to four.
-
-    Combinational. Each input carries ``valid``, a ``value`` and the ``index``
-    of its own leading nonzero within a span of ``span`` lanes; the output
-    index is ``child * span + index`` of the first valid child.
-    """
-
-    def __init__(self, *, n_children, span, value_shape):
-        if isinstance(n_children, bool) or not isinstance(n_children, int) \
-                or not 1 <= n_children <= 4:
-            raise ValueError(f"LNZD node children must be 1 to 4, not {n_children!r}")
-        self._n = n_children
-        self._span = span
-        in_bits = max(1, (span - 1).bit_length())
-        out_bits = max(1, (span * n_children - 1).bit_length())
-        super().__init__({
-            "in_valid": In(n_children),
-            "in_value": In(data.ArrayLayout(value_shape, n_children)),
-            "in_index": In(data.ArrayLayout(unsigned(in_bits), n_children)),
-            "valid": Out(1),
-            "value": Out(value_shape),
-            "index": Out(out_bits),
-        })
-
-    def elaborate(self, platform):
-        m = Module()
-        m.d.comb += self.valid.eq(self.in_valid.any())
-        # Priority from the last child down, so the first valid child wins.
-        for k in reversed(range(self._n)):
-            with m.If(self.in_valid[k]):
-                m.d.comb += [
-                    self.value.eq(self.in_value[k]),
-                    self.index.eq(k * self._span + self.in_index[k]),
-                ]
-        return m
-
-
-class Lnzd(wiring.Component):
-    """Leading-nonzero detector over ``n`` lanes, a tree of 4-input nodes.
-
-    Combinational: ``valid`` is high when any ``mask`` bit is set, ``index`` is
-    the lowest set lane and ``value`` its value. With one lane per PE this is
-    the paper's LNZD tree (four PEs per node).
-    """
-
-    def __init__(self, *, n, value_shape):
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"LNZD lanes must be a positive integer, not {n!r}")
-        self._n = n
-        self._value_shape = value_shape
-        super().__init__({
-            "mask": In(n),
-            "values": In(data.ArrayLayout(value_shape, n)),
-            "valid": Out(1),
-            "index": Out(max(1, (n - 1).bit_length())),
-            "value": Out(value_shape),
-        })
-
-    @property
-    def levels(self):
-        """Levels of 4-input nodes in the tree."""
-        levels, width = 0, self._n
-        while width > 1:
-            width = -(-width // 4)
-            levels += 1
-        return levels
-
-    def elaborate(self, platform):
-        m = Module()
-        level = [(self.mask[i], self.values[i], Const(0, 1)) for i in range(self._n)]
-        span, depth = 1, 0
-        while len(level) > 1:
-            nxt = []
-            for k in range(0, len(level), 4):
-                kids = level[k:k + 4]
-                node = LnzdNode(n_children=len(kids), span=span, value_shape=self._value_shape)
-                m.submodules[f"node_{depth}_{k // 4}"] = node
-                for c, (valid, value, index) in enumerate(kids):
-                    m.d.comb += [
-                        node.in_valid[c].eq(valid),
-                        node.in_value[c].eq(value),
-                        node.in_index[c].eq(index),
-                    ]
-                nxt.append((node.valid, node.value, node.index))
-            level, span, depth = nxt, span * 4, depth + 1
-        valid, value, index = level[0]
-        m.d.comb += [self.valid.eq(valid), self.value.eq(value), self.index.eq(index)]
-        return m
-

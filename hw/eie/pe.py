@@ -1,22 +1,24 @@
 """One EIE processing element (PE)."""
 
-from amaranth.hdl import Array, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .blocks import (
+    Accumulators,
     ActQueue,
-    ArithUnit,
+    Multiplier,
     PtrRead,
     WeightDecoder,
     _bits,
     bcast_layout,
     check_config,
     item_layout,
-    ptr_bank_depth,
+    requantize_hw,
 )
 
-__all__ = ["ProcessingElement", "PeImage", "pe_addr_bits", "COUNTER_BITS", "HOST_DATA_BITS"]
+__all__ = ["ProcessingElement", "PeImage", "pe_addr_bits", "group_slots",
+           "COUNTER_BITS", "HOST_DATA_BITS"]
 
 #: Width of the per-PE busy and stall counters and of the run cycle counter.
 COUNTER_BITS = 48
@@ -27,164 +29,149 @@ HOST_DATA_BITS = 64
 class PeImage:
     """Initial memory contents of one PE (a program baked into the bitstream).
 
-    ``ptr`` holds the combined pointer address space (``ptr_depth`` values),
-    ``matrix`` the sparse-matrix words, ``mat_base`` the first matrix word of
-    every layer, ``codebook`` the ``max_layers * 16`` shared weights.
+    ``ptr`` holds the pointer memory's words (``ptr_depth`` pairs of absolute
+    column pointers, see :class:`~hw.eie.blocks.PtrRead`), ``matrix`` the
+    sparse-matrix words,
+    ``codebook`` the ``max_layers * 16`` shared weights.
     """
 
-    def __init__(self, *, ptr, matrix, mat_base, codebook):
+    def __init__(self, *, ptr, matrix, codebook):
         self.ptr = [int(x) for x in ptr]
         self.matrix = [int(x) for x in matrix]
-        self.mat_base = [int(x) for x in mat_base]
         self.codebook = [int(x) for x in codebook]
-
-
-def requantize_hw(m, acc, *, shift, out_bits, relu):
-    """Round-half-up shift, saturate, optional ReLU: ``sw_model.fixed.requantize`` in gates."""
-    width = len(acc) + 1
-    rounded = Signal(signed(width))
-    if shift:
-        m.d.comb += rounded.eq(acc + (1 << (shift - 1)))
-    else:
-        m.d.comb += rounded.eq(acc)
-    shifted = Signal(signed(width))
-    m.d.comb += shifted.eq(rounded >> shift)
-    lo, hi = -(1 << (out_bits - 1)), (1 << (out_bits - 1)) - 1
-    out = Signal(signed(out_bits))
-    with m.If(relu & (shifted < 0)):
-        m.d.comb += out.eq(0)
-    with m.Elif(shifted > hi):
-        m.d.comb += out.eq(hi)
-    with m.Elif(shifted < lo):
-        m.d.comb += out.eq(lo)
-    with m.Else():
-        m.d.comb += out.eq(shifted)
-    return out
 
 
 def pe_addr_bits(config):
     """Widest address the host writes into a PE of ``config``."""
-    return max(_bits(ptr_bank_depth(config)) + 1, _bits(config.matrix_depth),
+    return max(_bits(config.ptr_depth), _bits(config.matrix_depth),
                _bits(config.act_depth), _bits(config.max_layers) + config.index_bits)
 
 
+def group_slots(config):
+    """Entries of each PE's group buffer (and of the central unit's mask queue)."""
+    return 8
+
+
 class ProcessingElement(wiring.Component):
-    """One PE: pointer read, activation queue, sparse-matrix read, decode, MAC.
+    """One PE: group reads, pointer read, activation queue, matrix read, decode, MAC.
 
-    ::
+    Group reads (the LNZD's input; cycle ``r`` is the read)::
 
-        cycle  b     broadcast (act, column) arrives; both pointer banks read
-               b+1   P : item (act, start, end); pushed into the queue if start != end
-               s     I : issue entry e (from the current column, else the queue head);
-                         matrix word read at mat_base + e // epw
-               s+1   D : select the entry in the word; row = first ? z : row + z + 1;
-                         codebook read of v
-               s+2   M : prod = w * act; accumulator read of row
-               s+3   A : accumulator write (with bypass)
+        r     accumulator bank ``rd_bank`` read at ``rd_addr``
+        r+2   the row's sum (0 if not written this layer), registered
+        r+3   + rounding constant, registered
+        r+3   shift, saturate, ReLU; lane mask and bias constant -> group buffer
+        r+4   ``g_val``, ``g_nz`` registered (the nonzero bit goes to the LNZD)
 
-    Stage P holds an item until the queue takes it; the PE is :attr:`ready`
-    for the next broadcast unless stage P holds a column with entries that the
-    full queue cannot take this cycle. Columns with no entries for this PE
-    never reach the queue (and never block), and the issue stage moves from
-    one column's last entry to the next column's first without a bubble.
+    Broadcast column (cycle ``b + 2`` is its arrival from the fan-out register)::
 
-    The source/destination activation memories (two banks that swap roles
-    between layers), the accumulator readout with requantization, the host
-    write/read ports and the busy/stall counters live here too.
+        b+2   pointer memory read: the pair (p_j, p_{j+1})
+        b+4   P : item (act, start, end); queued if start != end, else dropped
+
+    Entries (cycle ``s`` is the issue)::
+
+        s     I : issue entry e (current column, else the queue head);
+                  matrix word e // epw read
+        s+2   D : the word's output register; select the entry; row = first ?
+                  z : row + z + 1; codebook lookup -> multiplier input register
+        s+3   R : accumulator read of the row
+        s+4   M : product from the multiplier's output register
+        s+5   A : accumulator write
+
+    Nothing in the PE waits: the central unit only broadcasts when the PE has a
+    credit, i.e. a free queue slot for the column. ``release`` (registered)
+    returns a credit for every column that leaves stage P empty or leaves the
+    queue.
 
     Parameters
     ----------
     config : EieConfig
         The array's parameters.
+    lane : int
+        The PE's index: its column within a group of ``n_pe``.
     image : PeImage or None
         Initial memory contents (a baked-in program); ``None`` for all zeros.
     """
 
-    def __init__(self, *, config, image=None):
+    def __init__(self, *, config, lane, image=None):
         cfg = self._config = check_config(config)
         if image is not None and not isinstance(image, PeImage):
             raise TypeError(f"image must be a PeImage or None, not {image!r}")
+        if 2 * cfg.ptr_bits > HOST_DATA_BITS:
+            raise ValueError(
+                f"A pointer pair of 2 x {cfg.ptr_bits} bits does not fit a {HOST_DATA_BITS}-bit "
+                f"host write: matrix_depth * entries_per_word = {cfg.max_entries} is too large")
+        self._lane = lane
         self._image = image
         self._word_shift = (cfg.entries_per_word - 1).bit_length()
         depth = cfg.act_depth
-        ptr_init = None if image is None else (image.ptr[0::2], image.ptr[1::2])
-        self._ptr_read = PtrRead(config=cfg, init=ptr_init)
+        self._ptr_read = PtrRead(config=cfg, init=image.ptr if image is not None else None)
         self._queue = ActQueue(depth=cfg.queue_depth, shape=item_layout(cfg))
         self._decoder = WeightDecoder(config=cfg,
                                       init=image.codebook if image is not None else None)
-        self._arith = ArithUnit(config=cfg)
+        self._mult = Multiplier(a_shape=signed(cfg.w_bits), b_shape=signed(cfg.act_bits))
+        self._acc = Accumulators(config=cfg)
+        slots = group_slots(cfg)
         super().__init__({
-            "layer": In(_bits(cfg.max_layers)),
+            # Layer constants.
+            "src": In(1),
             "cb_slot": In(_bits(cfg.max_layers)),
-            "start": In(1),
-            "bcast": In(stream.Signature(bcast_layout(cfg), always_ready=True)),
-            "ready": Out(1),
-            "busy": Out(1),
-            "issue": Out(1),
-            # Activation memories: group reads for the LNZD and host reads.
-            "src_bank": In(1),
-            "grp_en": In(1),
-            "grp_addr": In(_bits(depth)),
-            "hr_en": In(1),
-            "hr_bank": In(1),
-            "hr_addr": In(_bits(depth)),
-            "act_data": Out(signed(cfg.act_bits)),
-            # Accumulator readout into the destination bank, and clear.
-            "rq_en": In(1),
-            "rq_row": In(_bits(depth)),
             "relu": In(1),
-            "clr_en": In(1),
-            "clr_row": In(_bits(depth)),
+            "bias": In(1),
+            "last_lanes": In(range(cfg.n_pe + 1)),
+            "start": In(1),
+            # Group reads.
+            "rd_en": In(1),
+            "rd_bank": In(1),
+            "rd_addr": In(_bits(depth)),
+            "rd_last": In(1),
+            "rd_slot": In(range(slots)),
+            "g_val": Out(signed(cfg.act_bits)),
+            "g_nz": Out(1),
+            "gb_slot": In(range(slots)),
+            "gb_data": Out(signed(cfg.act_bits)),
+            # Broadcasts and credits.
+            "bcast": In(stream.Signature(bcast_layout(cfg), always_ready=True)),
+            "release": Out(range(3)),
+            "busy": Out(1),
             # Host writes.
             "ptr_we": In(1),
             "mat_we": In(1),
-            "base_we": In(1),
             "act_we": In(1),
             "cb_we": In(1),
             "wr_addr": In(self.host_addr_bits),
             "wr_data": In(HOST_DATA_BITS),
             # Counters.
             "cnt_clr": In(1),
-            "cand": In(1),
+            "stall_inc": In(1),
             "busy_count": Out(COUNTER_BITS),
             "stall_count": Out(COUNTER_BITS),
         })
 
     @property
     def matrix_latency(self):
-        """Cycles from a sparse-matrix word address to its data (a synchronous read port)."""
-        return 1
+        """Cycles from a sparse-matrix word address to its data: the read and its register."""
+        return 2
 
     @property
     def ptr_latency(self):
-        """Cycles from a broadcast to the earliest issue of its column's first entry.
-
-        The pointer read, then the queue (an item pushed in cycle ``t`` is the
-        head in cycle ``t + 1``).
-        """
-        return self._ptr_read.latency + self._queue.latency
+        """Cycles from a column's arrival to its pointer stage P."""
+        return self._ptr_read.latency
 
     @property
-    def ptr_drain(self):
-        """Cycles from the last broadcast until the pointer stage is empty.
-
-        The pointer read, then the one cycle an item spends in stage P.
-        """
-        return self._ptr_read.latency + 1
+    def group_latency(self):
+        """Cycles from a group read to ``g_nz``: accumulator read, rounding, requantization."""
+        return self._acc.read_latency + 2
 
     @property
     def drain_latency(self):
-        """Cycles from the last issue until the PE is idle.
+        """Cycles from the last issue to the PE's first idle cycle.
 
-        Stage D waits for the matrix word, M for the codebook, A for the
-        multiply; the accumulator write in A is the last busy cycle.
+        The matrix word (D), the row register (R: accumulator read, while the
+        multiplier's registers carry the product), the accumulator's update
+        (A), then idle.
         """
-        return self.matrix_latency + self._decoder.latency + self._arith.latency + 1
-
-    @property
-    def readout_latency(self):
-        """Cycles from a requantization read of a row to the write of its output."""
-        return self._arith.readout_latency
+        return self.matrix_latency + 1 + self._acc.latency + 1
 
     @property
     def host_addr_bits(self):
@@ -195,25 +182,62 @@ class ProcessingElement(wiring.Component):
         cfg = self._config
         img = self._image
         m = Module()
+        m.submodules.acc = acc = self._acc
+
+        # --- Group reads: requantize the previous layer's sums on the fly.
+        m.d.comb += [
+            acc.dst.eq(~self.src),
+            acc.clear.eq(self.start),
+            acc.rd_en.eq(self.rd_en),
+            acc.rd_bank.eq(self.rd_bank),
+            acc.rd_addr.eq(self.rd_addr),
+            acc.wr_en.eq(self.act_we),
+            acc.wr_addr.eq(self.wr_addr),
+            # An input x is stored as the sum that requantizes to x.
+            acc.wr_data.eq(self.wr_data[:cfg.act_bits].as_signed() << cfg.w_frac_bits),
+        ]
+        delay = acc.read_latency + 1
+        lasts = [Signal(name=f"rd_last_{k}") for k in range(delay)]
+        slots = [Signal.like(self.rd_slot, name=f"rd_slot_{k}") for k in range(delay)]
+        enables = [Signal(name=f"rd_en_{k}") for k in range(delay)]
+        m.d.sync += [lasts[0].eq(self.rd_last), slots[0].eq(self.rd_slot),
+                     enables[0].eq(self.rd_en)]
+        for k in range(1, delay):
+            m.d.sync += [lasts[k].eq(lasts[k - 1]), slots[k].eq(slots[k - 1]),
+                         enables[k].eq(enables[k - 1])]
+        shift = cfg.w_frac_bits
+        rounded = Signal(signed(cfg.acc_bits + 1))
+        m.d.sync += rounded.eq(acc.rd_data + ((1 << (shift - 1)) if shift else 0))
+        value = requantize_hw(m, rounded, shift=shift, out_bits=cfg.act_bits, relu=self.relu)
+        lane_ok = ~lasts[-1] | (self._lane < self.last_lanes)
+        is_bias = lasts[-1] & self.bias & (self.last_lanes == self._lane + 1)
+        group_val = Signal(signed(cfg.act_bits))
+        with m.If(is_bias):
+            m.d.comb += group_val.eq(1 << cfg.act_frac_bits)
+        with m.Elif(lane_ok):
+            m.d.comb += group_val.eq(value)
+        m.d.sync += [self.g_val.eq(group_val), self.g_nz.eq(group_val != 0)]
+        m.submodules.group_buffer = gbuf = memory.Memory(
+            shape=signed(cfg.act_bits), depth=group_slots(cfg), init=[])
+        gb_wp = gbuf.write_port()
+        gb_rp = gbuf.read_port(domain="comb")
+        m.d.comb += [
+            gb_wp.addr.eq(slots[-1]), gb_wp.data.eq(group_val), gb_wp.en.eq(enables[-1]),
+            gb_rp.addr.eq(self.gb_slot), self.gb_data.eq(gb_rp.data),
+        ]
 
         # --- Pointer read (stage P) and activation queue.
         m.submodules.ptr_read = ptr_read = self._ptr_read
         m.submodules.act_queue = queue = self._queue
         wiring.connect(m, wiring.flipped(self.bcast), ptr_read.bcast)
         item = ptr_read.item
-        nonempty = item.payload.start != item.payload.end
+        nonempty = item.start != item.end
         m.d.comb += [
             ptr_read.wr_en.eq(self.ptr_we),
             ptr_read.wr_addr.eq(self.wr_addr),
             ptr_read.wr_data.eq(self.wr_data),
-            queue.w.valid.eq(item.valid & nonempty),
-            queue.w.payload.eq(item.payload),
-            # Empty columns leave stage P at once; others when the queue has room.
-            item.ready.eq(~nonempty | queue.w.ready),
-            # Stage P is free for the next broadcast unless it holds an item
-            # the full queue cannot take: a PE only blocks the broadcast for
-            # columns it has work in.
-            self.ready.eq(~item.valid | item.ready),
+            queue.w.valid.eq(ptr_read.item_valid & nonempty),
+            queue.w.payload.eq(item),
         ]
 
         # --- Issue stage (I).
@@ -223,15 +247,12 @@ class ProcessingElement(wiring.Component):
         cur_end = Signal(cfg.ptr_bits)
         head = queue.r.payload
         issue = cur_valid | queue.r.valid
+        pop = queue.r.valid & ~cur_valid
         e = Mux(cur_valid, cur_e, head.start)
         act = Mux(cur_valid, cur_act, head.act)
         end = Mux(cur_valid, cur_end, head.end)
         next_e = Signal(cfg.ptr_bits)
-        m.d.comb += [
-            queue.r.ready.eq(~cur_valid),
-            next_e.eq(e + 1),
-            self.issue.eq(issue),
-        ]
+        m.d.comb += [queue.r.ready.eq(~cur_valid), next_e.eq(e + 1)]
         with m.If(issue):
             m.d.sync += [
                 cur_valid.eq(next_e != end),
@@ -239,112 +260,66 @@ class ProcessingElement(wiring.Component):
                 cur_act.eq(act),
                 cur_end.eq(end),
             ]
-
-        mat_base = Array(
-            Signal(range(cfg.matrix_depth + 1), name=f"mat_base_{k}",
-                   init=img.mat_base[k] if img is not None else 0)
-            for k in range(cfg.max_layers))
-        with m.If(self.base_we):
-            m.d.sync += mat_base[self.wr_addr[:_bits(cfg.max_layers)]].eq(self.wr_data)
+        # A column may leave stage P empty in the cycle another leaves the queue.
+        m.d.sync += self.release.eq((ptr_read.item_valid & ~nonempty) + pop)
 
         m.submodules.matrix = matrix = memory.Memory(
             shape=unsigned(cfg.word_bits), depth=max(2, cfg.matrix_depth),
             init=img.matrix if img is not None else [])
         mat_wp = matrix.write_port()
         mat_rp = matrix.read_port()
-        word_addr = Signal(_bits(cfg.matrix_depth))
         m.d.comb += [
             mat_wp.addr.eq(self.wr_addr), mat_wp.data.eq(self.wr_data),
             mat_wp.en.eq(self.mat_we),
-            word_addr.eq(mat_base[self.layer] + (e >> self._word_shift)),
-            mat_rp.addr.eq(word_addr),
+            mat_rp.addr.eq(e >> self._word_shift),
         ]
-        # One word serves up to entries_per_word entries: the memory is only
-        # read when the word address changes (the port holds its data).
-        last_word = Signal.like(word_addr)
-        last_word_valid = Signal()
-        m.d.comb += mat_rp.en.eq(issue & (~last_word_valid | (word_addr != last_word)))
-        with m.If(self.start | self.mat_we):
-            m.d.sync += last_word_valid.eq(0)
-        with m.Elif(issue):
-            m.d.sync += [last_word.eq(word_addr), last_word_valid.eq(1)]
+        word = Signal(cfg.word_bits)
+        m.d.sync += word.eq(mat_rp.data)
 
-        d_valid = Signal()
-        d_act = Signal(signed(cfg.act_bits))
-        d_sel = Signal(max(1, self._word_shift))
-        d_first = Signal()
+        sel_bits = max(1, self._word_shift)
+        d1_valid, d2_valid = Signal(), Signal()
+        d1_act, d2_act = Signal(signed(cfg.act_bits)), Signal(signed(cfg.act_bits))
+        d1_sel, d2_sel = Signal(sel_bits), Signal(sel_bits)
+        d1_first, d2_first = Signal(), Signal()
         m.d.sync += [
-            d_valid.eq(issue), d_act.eq(act),
-            d_sel.eq(e[:self._word_shift] if self._word_shift else 0),
-            d_first.eq(~cur_valid),
+            d1_valid.eq(issue), d1_act.eq(act), d1_first.eq(~cur_valid),
+            d1_sel.eq(e[:self._word_shift] if self._word_shift else 0),
+            d2_valid.eq(d1_valid), d2_act.eq(d1_act), d2_first.eq(d1_first),
+            d2_sel.eq(d1_sel),
         ]
 
         # --- Decode stage (D).
         entry = Signal(cfg.entry_bits)
         if cfg.entries_per_word == 1:
-            m.d.comb += entry.eq(mat_rp.data)
+            m.d.comb += entry.eq(word)
         else:
-            m.d.comb += entry.eq(mat_rp.data.word_select(d_sel, cfg.entry_bits))
+            m.d.comb += entry.eq(word.word_select(d2_sel, cfg.entry_bits))
         v = entry[:cfg.index_bits]
         z = entry[cfg.index_bits:]
         row_bits = _bits(cfg.act_depth) + 1
         row_reg = Signal(row_bits)
         row = Signal(row_bits)
-        m.d.comb += row.eq(Mux(d_first, z, row_reg + z + 1))
-        with m.If(d_valid):
+        m.d.comb += row.eq(Mux(d2_first, z, row_reg + z + 1))
+        with m.If(d2_valid):
             m.d.sync += row_reg.eq(row)
         m.submodules.decoder = decoder = self._decoder
+        m.submodules.mult = mult = self._mult
+        # The product must reach the accumulators one cycle after the row (R).
+        assert mult.latency == 2 + self._decoder.latency
         m.d.comb += [
-            decoder.en.eq(d_valid), decoder.v.eq(v), decoder.slot.eq(self.cb_slot),
+            decoder.v.eq(v), decoder.slot.eq(self.cb_slot),
             decoder.wr_en.eq(self.cb_we), decoder.wr_addr.eq(self.wr_addr),
             decoder.wr_data.eq(self.wr_data),
+            mult.a.eq(decoder.w), mult.b.eq(d2_act),
         ]
-        m_valid = Signal()
-        m_act = Signal(signed(cfg.act_bits))
-        m_row = Signal(row_bits)
-        m.d.sync += [m_valid.eq(d_valid), m_act.eq(d_act), m_row.eq(row)]
+        r_valid = Signal()
+        r_row = Signal(row_bits)
+        m.d.sync += [r_valid.eq(d2_valid), r_row.eq(row)]
 
-        # --- Multiply and accumulate stages (M, A).
-        m.submodules.arith = arith = self._arith
-        m.d.comb += [
-            arith.valid.eq(m_valid), arith.row.eq(m_row), arith.act.eq(m_act),
-            arith.w.eq(decoder.w),
-            arith.rq_en.eq(self.rq_en), arith.rq_row.eq(self.rq_row),
-            arith.clr_en.eq(self.clr_en), arith.clr_row.eq(self.clr_row),
-        ]
-        m.d.comb += self.busy.eq(item.valid | queue.r.valid | cur_valid | d_valid | m_valid
-                                 | arith.busy)
-
-        # --- Activation memories: bank src_bank is read, the other written.
-        rq_row = Signal.like(self.rq_row)
-        m.d.sync += rq_row.eq(self.rq_row)
-        out = requantize_hw(m, arith.rq_data, shift=cfg.w_frac_bits, out_bits=cfg.act_bits,
-                            relu=self.relu)
-        rd_bank = Signal()
-        datas = []
-        for k in range(2):
-            m.submodules[f"act_{k}"] = bank = memory.Memory(
-                shape=signed(cfg.act_bits), depth=max(2, cfg.act_depth), init=[])
-            rp = bank.read_port()
-            wp = bank.write_port()
-            grp = self.grp_en & (self.src_bank == k)
-            host = self.hr_en & (self.hr_bank == k)
-            m.d.comb += [
-                rp.addr.eq(Mux(grp, self.grp_addr, self.hr_addr)),
-                rp.en.eq(grp | host),
-            ]
-            rq_write = arith.rq_valid & (self.src_bank != k)
-            # The host loads inputs into bank 0, the first layer's source.
-            host_write = self.act_we & (k == 0)
-            m.d.comb += [
-                wp.addr.eq(Mux(rq_write, rq_row, self.wr_addr)),
-                wp.data.eq(Mux(rq_write, out, self.wr_data)),
-                wp.en.eq(rq_write | host_write),
-            ]
-            with m.If(grp | host):
-                m.d.sync += rd_bank.eq(k)
-            datas.append(rp.data)
-        m.d.comb += self.act_data.eq(Mux(rd_bank, datas[1], datas[0]))
+        # --- Accumulate (R, M, A).
+        m.d.comb += [acc.valid.eq(r_valid), acc.row.eq(r_row), acc.prod.eq(mult.p)]
+        busy = (ptr_read.busy | queue.r.valid | cur_valid | d1_valid | d2_valid | acc.busy)
+        m.d.sync += self.busy.eq(busy)
 
         # --- Counters.
         with m.If(self.cnt_clr):
@@ -352,6 +327,6 @@ class ProcessingElement(wiring.Component):
         with m.Else():
             m.d.sync += [
                 self.busy_count.eq(self.busy_count + issue),
-                self.stall_count.eq(self.stall_count + (self.cand & ~self.ready)),
+                self.stall_count.eq(self.stall_count + self.stall_inc),
             ]
         return m

@@ -24,12 +24,13 @@ class Op(enum.IntEnum):
     NOP = 0
     #: ``addr = slot * 16 + index``, ``data`` = signed 16-bit weight; all PEs.
     WRITE_CODEBOOK = 1
-    #: ``pe``, ``addr`` = pointer address (bank ``addr % 2``), ``data`` = pointer.
+    #: ``pe``, ``addr`` = pointer address ``k``, ``data`` = pointers ``k`` (low
+    #: ``ptr_bits``) and ``k + 1`` (next ``ptr_bits``), absolute entry indices
+    #: into the PE's matrix memory.
     WRITE_PTR = 2
     #: ``pe``, ``addr`` = matrix word address, ``data`` = word.
     WRITE_MATRIX = 3
-    #: ``pe``, ``addr`` = layer, ``data`` = that layer's first matrix word in the PE.
-    WRITE_MAT_BASE = 4
+    # 4 is reserved (version 1 wrote per-layer matrix bases; pointers are absolute now).
     #: ``addr = layer * LAYER_STRIDE + field`` (:class:`LayerField`), ``data``.
     WRITE_LAYER = 5
     #: ``pe``, ``addr`` = local address, ``data`` = activation; into bank 0.
@@ -45,11 +46,18 @@ class Op(enum.IntEnum):
 class LayerField(enum.IntEnum):
     """Fields of a layer-table entry."""
 
-    N_IN = 0
-    N_OUT = 1
+    #: Groups of ``n_pe`` columns the LNZD scans: ``ceil(n_cols / n_pe)``.
+    N_GROUPS = 0
+    #: Columns in the last group, 1 to ``n_pe`` (the bias column is the last).
+    LAST_LANES = 1
+    #: Pointer address of the layer's column 0.
     PTR_BASE = 2
+    #: Codebook slot.
     CB_SLOT = 3
+    #: Apply ReLU to the layer's outputs.
     RELU = 4
+    #: The layer's last column is a bias column: the array feeds it 1.0.
+    BIAS = 5
 
 
 class Counter(enum.IntEnum):
@@ -82,39 +90,42 @@ class EieProgram:
                 raise TypeError(
                     f"layers_relus[{i}] must be an (EieLayer, bool) pair, not {item!r}")
         for i in range(1, len(items)):
-            if items[i][0].n_cols != items[i - 1][0].n_rows:
+            if items[i][0].n_inputs != items[i - 1][0].n_rows:
                 raise ValueError(
-                    f"Layer {i} has {items[i][0].n_cols} inputs, but layer {i - 1} has "
+                    f"Layer {i} has {items[i][0].n_inputs} inputs, but layer {i - 1} has "
                     f"{items[i - 1][0].n_rows} outputs")
         check_fits(items, cfg)
         self.layers = items
         layout = memory_layout(items, cfg)
-        self.table = [
-            {
-                LayerField.N_IN: layer.n_cols,
-                LayerField.N_OUT: layer.n_rows,
+        n_pe = cfg.n_pe
+        self.table = []
+        for i, ((layer, relu), place) in enumerate(zip(items, layout, strict=True)):
+            groups = -(-layer.n_cols // n_pe)
+            self.table.append({
+                LayerField.N_GROUPS: groups,
+                LayerField.LAST_LANES: layer.n_cols - (groups - 1) * n_pe,
                 LayerField.PTR_BASE: place["ptr_base"],
                 LayerField.CB_SLOT: i,
                 LayerField.RELU: int(relu),
-            }
-            for i, ((layer, relu), place) in enumerate(zip(items, layout, strict=True))
-        ]
+                LayerField.BIAS: int(layer.bias),
+            })
         self.codebook = np.zeros(cfg.max_layers * CODEBOOK_SIZE, dtype=np.int64)
         for i, (layer, _) in enumerate(items):
             self.codebook[i * CODEBOOK_SIZE:(i + 1) * CODEBOOK_SIZE] = layer.codebook
-        self.ptr = np.zeros((cfg.n_pe, cfg.ptr_depth), dtype=np.int64)
-        self.matrix = [np.zeros(cfg.matrix_depth, dtype=np.uint64) for _ in range(cfg.n_pe)]
-        self.mat_base = np.zeros((cfg.n_pe, cfg.max_layers), dtype=np.int64)
+        # Pointers are stored absolute (entry indices into the PE's matrix
+        # memory), so the PE's issue stage adds no per-layer base.
+        self.ptr = np.zeros((n_pe, cfg.ptr_depth), dtype=np.int64)
+        self.matrix = [np.zeros(cfg.matrix_depth, dtype=np.uint64) for _ in range(n_pe)]
         self.ptr_used = layout[-1]["ptr_base"] + layout[-1]["ptr_len"]
-        self.words_used = [0] * cfg.n_pe
-        for i, ((layer, _), place) in enumerate(zip(items, layout, strict=True)):
+        self.words_used = [0] * n_pe
+        for (layer, _), place in zip(items, layout, strict=True):
             base = place["ptr_base"]
-            self.ptr[:, base:base + layer.n_cols + 1] = layer.ptr
-            for pe in range(cfg.n_pe):
+            for pe in range(n_pe):
                 words = layer.words(pe)
                 start = place["matrix_base"][pe]
+                self.ptr[pe, base:base + layer.n_cols + 1] = (
+                    layer.ptr[pe] + start * cfg.entries_per_word)
                 self.matrix[pe][start:start + words.shape[0]] = words
-                self.mat_base[pe, i] = start
                 self.words_used[pe] = start + words.shape[0]
 
     @property
@@ -122,12 +133,17 @@ class EieProgram:
         """Layers in the chain."""
         return len(self.layers)
 
+    def ptr_words(self, pe):
+        """PE ``pe``'s pointer-memory words: pointer ``k`` and ``k + 1`` in word ``k``."""
+        ptr = self.ptr[pe]
+        upper = np.concatenate([ptr[1:], [0]])
+        return ptr | (upper << self.config.ptr_bits)
+
     def images(self):
         """Per-PE :class:`~hw.eie.pe.PeImage` to bake the program into the memories."""
         cfg = self.config
         return [
-            PeImage(ptr=self.ptr[pe], matrix=self.matrix[pe], mat_base=self.mat_base[pe],
-                    codebook=self.codebook)
+            PeImage(ptr=self.ptr_words(pe), matrix=self.matrix[pe], codebook=self.codebook)
             for pe in range(cfg.n_pe)
         ]
 
@@ -142,10 +158,9 @@ class EieProgram:
             for field, value in entry.items():
                 cmds.append((Op.WRITE_LAYER, 0, i * LAYER_STRIDE + field, int(value)))
         for pe in range(cfg.n_pe):
-            for i in range(self.n_layers):
-                cmds.append((Op.WRITE_MAT_BASE, pe, i, int(self.mat_base[pe, i])))
+            words = self.ptr_words(pe)
             for addr in range(self.ptr_used):
-                cmds.append((Op.WRITE_PTR, pe, addr, int(self.ptr[pe, addr])))
+                cmds.append((Op.WRITE_PTR, pe, addr, int(words[addr])))
             for addr in range(self.words_used[pe]):
                 cmds.append((Op.WRITE_MATRIX, pe, addr, int(self.matrix[pe][addr])))
         return cmds
