@@ -9,7 +9,7 @@ from amaranth.lib.wiring import In, Out
 from sw_model.config import EieTiming
 
 from .blocks import _bits, bcast_layout, check_config
-from .pe import COUNTER_BITS, HOST_DATA_BITS, ProcessingElement, group_slots, pe_addr_bits
+from .pe import COUNTER_BITS, GROUP_SLOTS, HOST_DATA_BITS, ProcessingElement, pe_addr_bits
 from .program import LAYER_STRIDE, Counter, EieProgram, LayerField, Op
 
 __all__ = ["EieArray", "cmd_layout", "resp_layout"]
@@ -126,7 +126,7 @@ class EieArray(wiring.Component):
             read_first=1,
             group_latency=pe.group_latency + self.MASK_LATENCY,
             # One slot of the group buffer belongs to the LNZD's current group.
-            group_slots=group_slots(self._config) - 1,
+            group_slots=GROUP_SLOTS - 1,
             ptr_latency=self.BCAST_LATENCY + pe.ptr_latency,
             credit_return=self.CREDIT_LATENCY,
             pe_drain=pe.drain_latency,
@@ -154,7 +154,7 @@ class EieArray(wiring.Component):
         pes = self._pes
         for k, pe in enumerate(pes):
             m.submodules[f"pe_{k}"] = pe
-        n_slots = group_slots(cfg)
+        n_slots = GROUP_SLOTS
         assert n_slots & (n_slots - 1) == 0
         slot_bits = (n_slots - 1).bit_length()
         ptr_addr = range(cfg.ptr_depth + cfg.max_dim + 1)

@@ -49,7 +49,7 @@ def bcast_layout(config):
     })
 
 
-def requantize_hw(m, acc, *, shift, out_bits, relu, domain="comb"):
+def requantize_hw(m, acc, *, shift, out_bits, relu):
     """Round-half-up shift, saturate, optional ReLU: ``sw_model.fixed.requantize`` in gates.
 
     ``acc`` is the rounded value ``acc + 2**(shift - 1)`` already (the caller

@@ -17,7 +17,7 @@ from .blocks import (
     requantize_hw,
 )
 
-__all__ = ["ProcessingElement", "PeImage", "pe_addr_bits", "group_slots",
+__all__ = ["ProcessingElement", "PeImage", "pe_addr_bits", "GROUP_SLOTS",
            "COUNTER_BITS", "HOST_DATA_BITS"]
 
 #: Width of the per-PE busy and stall counters and of the run cycle counter.
@@ -47,9 +47,8 @@ def pe_addr_bits(config):
                _bits(config.act_depth), _bits(config.max_layers) + config.index_bits)
 
 
-def group_slots(config):
-    """Entries of each PE's group buffer (and of the central unit's mask queue)."""
-    return 8
+#: Entries of each PE's group buffer (and of the central unit's mask queue).
+GROUP_SLOTS = 8
 
 
 class ProcessingElement(wiring.Component):
@@ -111,7 +110,7 @@ class ProcessingElement(wiring.Component):
                                       init=image.codebook if image is not None else None)
         self._mult = Multiplier(a_shape=signed(cfg.w_bits), b_shape=signed(cfg.act_bits))
         self._acc = Accumulators(config=cfg)
-        slots = group_slots(cfg)
+        slots = GROUP_SLOTS
         super().__init__({
             # Layer constants.
             "src": In(1),
@@ -218,7 +217,7 @@ class ProcessingElement(wiring.Component):
             m.d.comb += group_val.eq(value)
         m.d.sync += [self.g_val.eq(group_val), self.g_nz.eq(group_val != 0)]
         m.submodules.group_buffer = gbuf = memory.Memory(
-            shape=signed(cfg.act_bits), depth=group_slots(cfg), init=[])
+            shape=signed(cfg.act_bits), depth=GROUP_SLOTS, init=[])
         gb_wp = gbuf.write_port()
         gb_rp = gbuf.read_port(domain="comb")
         m.d.comb += [
