@@ -48,7 +48,8 @@ def run_tile(build_root, name, config, init_shape):
     else:
         mac = config.mac
         init_w = random_nm_matrix(np.random.default_rng(2016), *init_shape, mac.n, mac.m,
-                                  mac.w_bits, density=0.8)
+                                  mac.w_bits, density=0.8,
+                                  block_rows=config.units if config.shared_indices else 1)
         top = NMTile(config=config, init=tile_weights_from_dense(init_w, config))
     run_design(build_root, name, top, "sim.tb_nm_tile", data={"init_w": init_w})
 
@@ -89,6 +90,10 @@ TILE_POINTS = {
     # Dense baseline at equal multiplier count (2 per unit), 16-bit.
     "dense-tile-2of2-g1-16b": (SparseTileConfig(mac=mac_config(2, 2, 1, 16), units=2,
                                                 act_depth=16, weight_depth=64), None),
+    # Vector-wise 2:4 (shared indices per row block), 8-bit, initialised (a 7 x 24 layer).
+    "nm-tile-2of4-shared-g2-8b": (SparseTileConfig(mac=mac_config(2, 4, 2, 8), units=3,
+                                                   act_depth=16, weight_depth=64,
+                                                   shared_indices=True), (7, 24)),
 }
 
 
