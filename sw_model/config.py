@@ -235,12 +235,19 @@ class SparseTileConfig(_ConfigMixin):
     weight_depth : int
         Compressed-weight words per unit (one word is one beat of one row); a
         layer needs ``row_blocks * beats`` of them.
+    shared_indices : bool
+        Vector-wise N:M: the ``units`` rows of a row block share one set of
+        indices in every group (the layer is compressed with
+        ``compress(..., block_rows=units)``), so the tile selects activations
+        once for all units instead of once per unit. Only for a sparse ``mac``.
+        ``False`` (the default) is the per-row format.
     """
 
     mac: SparseMacConfig = SparseMacConfig()
     units: int = 4
     act_depth: int = 64
     weight_depth: int = 256
+    shared_indices: bool = False
 
     def __post_init__(self):
         if not isinstance(self.mac, SparseMacConfig):
@@ -248,6 +255,11 @@ class SparseTileConfig(_ConfigMixin):
         check_int("units", self.units, lo=1, hi=256)
         check_int("act_depth", self.act_depth, lo=1, hi=1 << 20)
         check_int("weight_depth", self.weight_depth, lo=1, hi=1 << 24)
+        if not isinstance(self.shared_indices, bool):
+            raise TypeError(f"shared_indices must be a bool, not {self.shared_indices!r}")
+        if self.shared_indices and self.mac.dense:
+            raise ValueError(f"shared_indices needs a sparse mac (n < m), not "
+                             f"{self.mac.n}:{self.mac.m}")
 
     @classmethod
     def from_dict(cls, data):

@@ -14,6 +14,14 @@ nonzeros is padded with zero values placed at the lowest positions not already
 used, and the group is then still sorted by position. So the compressed form of
 a given matrix is unique, and ``decompress(*compress(w, n, m), m) == w``.
 
+Vector-wise N:M (``compress(..., block_rows=B)``): the rows of each block of
+``B`` consecutive rows share one set of ``n`` positions per group, chosen from
+the block's nonzeros with the same padding rule. It is the same compressed form
+(every row still has its own ``indices``, equal within a block) under a
+stronger sparsity constraint: a block may use only ``n`` of the ``m`` positions
+of a group for all its rows, so pruning to it keeps less of the weights' magnitude
+than per-row pruning does (see ``docs/sparse_nm.md``).
+
 Metadata packing (:func:`pack_indices`): the ``n`` indices of a group form one
 ``n * index_bits(m)``-bit word, index ``j`` in bits ``[j*b, (j+1)*b)`` with
 ``b = index_bits(m)``; the first (lowest) index sits in the least significant
@@ -55,7 +63,7 @@ def index_bits(m):
     return max(1, (m - 1).bit_length())
 
 
-def compress(w, n, m, *, bits=W_BITS):
+def compress(w, n, m, *, bits=W_BITS, block_rows=1):
     """Compress an N:M-sparse integer matrix.
 
     Parameters
@@ -66,32 +74,50 @@ def compress(w, n, m, *, bits=W_BITS):
         Pattern: at most ``n`` nonzeros in every group of ``m``.
     bits : int
         Signed width the weights must fit in.
+    block_rows : int
+        Rows that share their indices (the vector-wise format): rows ``b *
+        block_rows`` to ``(b + 1) * block_rows - 1`` keep the same ``n``
+        positions in every group, so together they may hold nonzeros in at
+        most ``n`` positions of a group. ``1`` (the default) is the per-row format.
 
     Returns
     -------
     values, indices : ``int64`` arrays of shape ``(rows, K // m, n)``
-        See the module docstring.
+        See the module docstring. With ``block_rows > 1`` the positions kept
+        are those of the whole row block (padded by the same rule), so the
+        rows of a block have equal ``indices``.
     """
     n, m = check_nm(n, m)
     bits = check_int("bits", bits, lo=2, hi=32)
+    block_rows = check_int("block_rows", block_rows, lo=1)
     w = check_int_array("w", w, bits, ndim=2)
     rows, k = w.shape
     if k % m:
         raise ValueError(f"K (columns of w) must be a multiple of m ({m}), not {k!r}")
     groups = w.reshape(rows, k // m, m)
-    nonzero = groups != 0
+    blocks = -(-rows // block_rows)
+    padded = np.zeros((blocks * block_rows, k // m, m), dtype=bool)
+    padded[:rows] = groups != 0
+    nonzero = padded.reshape(blocks, block_rows, k // m, m).any(axis=1)
     count = nonzero.sum(axis=-1)
     if np.any(count > n):
-        r, g = (int(a[0]) for a in np.nonzero(count > n))
+        b, g = (int(a[0]) for a in np.nonzero(count > n))
+        where = (f"row {b}" if block_rows == 1 else
+                 f"rows {b * block_rows} to {min(rows, (b + 1) * block_rows) - 1}")
+        what = "holds" if block_rows == 1 else "hold nonzeros in"
+        unit = "nonzeros" if block_rows == 1 else "positions"
+        kind = f"{n}:{m} sparse" if block_rows == 1 else (
+            f"vector-wise {n}:{m} sparse in blocks of {block_rows} rows")
         raise ValueError(
-            f"w is not {n}:{m} sparse: row {r}, group {g} (columns {g * m} to {g * m + m - 1}) "
-            f"holds {int(count[r, g])} nonzeros, at most {n} allowed")
+            f"w is not {kind}: {where}, group {g} (columns {g * m} to {g * m + m - 1}) "
+            f"{what} {int(count[b, g])} {unit}, at most {n} allowed")
     # Pad a short group with its lowest-positioned zeros: a zero is kept when
     # fewer than (n - count) zeros come before it in the group.
     zero_rank = np.cumsum(~nonzero, axis=-1) - 1
     keep = nonzero | (~nonzero & (zero_rank < (n - count)[..., None]))
     # A stable sort of "not kept" lists the kept positions first, in ascending order.
     indices = np.argsort(~keep, axis=-1, kind="stable")[..., :n].astype(np.int64)
+    indices = np.repeat(indices, block_rows, axis=0)[:rows]
     values = np.take_along_axis(groups, indices, axis=-1).astype(np.int64)
     return values, indices
 

@@ -74,6 +74,9 @@ def add_arguments(parser):
                              "but go on")
     parser.add_argument("--single-step", action="store_true",
                         help="gate the design's clock enable with the wrapper's latch pulse")
+    parser.add_argument("--generic-primitives", action="store_true",
+                        help="build generic multipliers (registers around `*`) instead of the "
+                             "target family's primitives (ECP5: MULT18X18D with its registers)")
     parser.add_argument("--router", choices=["router1", "router2"],
                         help="nextpnr router (default: nextpnr's, router1)")
     cache = parser.add_mutually_exclusive_group()
@@ -105,7 +108,8 @@ def run(args):
     if args.seeds < 1:
         raise UserError(f"--seeds must be at least 1, not {args.seeds}")
 
-    design = build(args.config)
+    design = build(args.config,
+                   family=None if args.generic_primitives else device.primitive_family)
     out_dir = Path(args.out) / args.config / device.name
     progress = args.progress
     try:

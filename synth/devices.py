@@ -14,6 +14,8 @@ no speed grade in nextpnr.
 
 from dataclasses import dataclass, field
 
+from hw.primitives import FAMILIES
+
 __all__ = ["Device", "DEVICES", "get_device", "BLOCK_RAM_CELLS", "LUT_RAM_CELLS"]
 
 #: Cell types (after ``synth_*``) that are dedicated block memories.
@@ -85,6 +87,11 @@ class Device:
     def pack_tool(self):
         """Command name of the bitstream packer for this family."""
         return {"ice40": "yowasp-icepack", "ecp5": "yowasp-ecppack"}[self.family]
+
+    @property
+    def primitive_family(self):
+        """The family of :mod:`hw.primitives` to build for this device (``None``: generic)."""
+        return self.family if self.family in FAMILIES else None
 
     @property
     def synth_command(self):

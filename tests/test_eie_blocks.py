@@ -5,14 +5,13 @@ import random
 
 import numpy as np
 import pytest
-from amaranth.hdl import Module, Signal, signed
+from amaranth.hdl import Module, Signal
 from amaranth.sim import Simulator
 
 from hw.eie.array import EieArray, _lowest, _without_lowest
 from hw.eie.blocks import (
     Accumulators,
     ActQueue,
-    Multiplier,
     PtrRead,
     WeightDecoder,
     item_layout,
@@ -136,26 +135,6 @@ def test_weight_decoder_lookup():
             await ctx.delay(1e-9)
             assert ctx.get(dut.w) == books[slot, v]
             await ctx.tick()
-
-    run(dut, tb)
-
-
-def test_multiplier_registers_and_product():
-    dut = Multiplier(a_shape=signed(16), b_shape=signed(16))
-    rng = np.random.default_rng(4)
-    a = rng.choice([-32768, 32767, 0, 1, -1, 12345], size=30)
-    b = rng.choice([-32768, 32767, 0, 1, -1, -999], size=30)
-
-    async def tb(ctx):
-        got = []
-        for k in range(len(a) + dut.latency):
-            if k < len(a):
-                ctx.set(dut.a, int(a[k]))
-                ctx.set(dut.b, int(b[k]))
-            await ctx.tick()
-            got.append(ctx.get(dut.p))
-        assert got[dut.latency - 1:dut.latency - 1 + len(a)] == [
-            int(x) * int(y) for x, y in zip(a, b, strict=True)]
 
     run(dut, tb)
 

@@ -18,7 +18,8 @@ from hw.eie.array import EieArray
 from hw.eie.program import EieProgram
 from hw.generate import Design
 from sim.eie_stimuli import build_jobs, save_jobs
-from sim.runner import VERILATOR_WAIVERS, run_cocotb, test_seed
+from sim.runner import VERILATOR_WAIVERS, run_cocotb
+from sim.runner import test_seed as run_seed
 from sim.toolchain import require_verilator
 from sw_model.config import EieConfig
 from sw_model.eie_format import encode
@@ -35,11 +36,16 @@ def small_config(n_pe, queue_depth, **kw):
     return EieConfig(**args)
 
 
-def run_point(build_root, name, config, stimulus):
-    """Write the design and the stimulus set's jobs (plus two chains), run the regression."""
+def run_point(build_root, name, config, stimulus, family=None):
+    """Write the design and the stimulus set's jobs (plus two chains), run the regression.
+
+    ``family``: the FPGA family of the multipliers (simulated with the
+    primitive models of :data:`sim.runner.PRIMITIVE_MODELS`).
+    """
     build_dir = build_root / "eie" / name
-    _, sidecar = Design(name=f"eie-{name}", top=EieArray(config=config)).write(build_dir)
-    seed = test_seed()
+    top = EieArray(config=config, family=family)
+    _, sidecar = Design(name=f"eie-{name}", top=top).write(build_dir)
+    seed = run_seed()
     rng = np.random.default_rng(seed)
     jobs = build_jobs(stimulus, config, rng)
     if stimulus not in ("full", "chains"):
@@ -50,25 +56,27 @@ def run_point(build_root, name, config, stimulus):
                data=build_dir / "jobs.npz", seed=seed)
 
 
-# (name, n_pe, queue_depth, entries_per_word, stimulus). Together these cover
-# 1, 2, 3, 4, 8 and 16 PEs, queue depths (credits) 1, 2, 8 and the default 16,
-# and every stimulus set (chains with bias columns included).
+# (name, n_pe, queue_depth, entries_per_word, stimulus, family). Together
+# these cover 1, 2, 3, 4, 8 and 16 PEs, queue depths (credits) 1, 2, 8 and the
+# default 16, every stimulus set (chains with bias columns included), and the
+# ECP5 build (MULT18X18D instances) as well as the generic one.
 POINTS = [
-    ("pe1_q1", 1, 1, 2, "full"),
-    ("pe2_q2", 2, 2, 8, "full"),
-    ("pe3_q16", 3, 16, 4, "full"),
-    ("pe4_q8", 4, 8, 4, "full"),
-    ("pe8_q1", 8, 1, 1, "densities"),
-    ("pe16_q2", 16, 2, 8, "special"),
+    ("pe1_q1", 1, 1, 2, "full", None),
+    ("pe2_q2", 2, 2, 8, "full", None),
+    ("pe3_q16", 3, 16, 4, "full", None),
+    ("pe4_q8", 4, 8, 4, "full", None),
+    ("pe8_q1", 8, 1, 1, "densities", None),
+    ("pe16_q2", 16, 2, 8, "special", None),
+    ("pe2_q16_ecp5", 2, 16, 4, "densities", "ecp5"),
 ]
 
 
 @pytest.mark.verilator
-@pytest.mark.parametrize("name,n_pe,queue_depth,epw,stimulus", POINTS,
+@pytest.mark.parametrize("name,n_pe,queue_depth,epw,stimulus,family", POINTS,
                          ids=[p[0] for p in POINTS])
-def test_eie_rtl(build_root, name, n_pe, queue_depth, epw, stimulus):
+def test_eie_rtl(build_root, name, n_pe, queue_depth, epw, stimulus, family):
     config = small_config(n_pe, queue_depth, entries_per_word=epw)
-    run_point(build_root, name, config, stimulus)
+    run_point(build_root, name, config, stimulus, family)
 
 
 SLOW_POINTS = [(n_pe, q) for n_pe in (1, 2, 4, 8, 16) for q in (1, 2, 8)]

@@ -97,8 +97,51 @@ def test_index_bits():
      ValueError, "n must not exceed m (4), not 5"),
     (lambda: unpack_indices(np.array([-1]), 2, 4), ValueError,
      "words must be non-negative, but hold -1"),
+    (lambda: compress(np.array([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0]]), 2, 4, block_rows=3),
+     ValueError, "w is not vector-wise 2:4 sparse in blocks of 3 rows: rows 0 to 2, group 0 "
+                 "(columns 0 to 3) hold nonzeros in 3 positions, at most 2 allowed"),
+    (lambda: compress(np.zeros((1, 4), dtype=int), 2, 4, block_rows=0), ValueError,
+     "block_rows must be at least 1, not 0"),
 ])
 def test_errors_name_parameter_and_value(call, exc, message):
     with pytest.raises(exc) as info:
         call()
     assert str(info.value) == message
+
+
+@settings(max_examples=100, deadline=None)
+@given(pattern=st.sampled_from(PATTERNS[:4]), rows=st.integers(1, 9), groups=st.integers(1, 4),
+       block_rows=st.integers(1, 4), density=st.sampled_from([0.0, 0.5, 1.0]),
+       seed=st.integers(0, 2**32 - 1))
+def test_shared_indices_round_trip(pattern, rows, groups, block_rows, density, seed):
+    """block_rows: one index set per block of rows; still a lossless compressed form."""
+    n, m = pattern
+    rng = np.random.default_rng(seed)
+    w = np.zeros((rows, groups * m), dtype=np.int64)
+    for first in range(0, rows, block_rows):
+        for g in range(groups):
+            for pos in rng.choice(m, size=n, replace=False):
+                for r in range(first, min(rows, first + block_rows)):
+                    if rng.random() < density:
+                        w[r, g * m + pos] = rng.integers(-32768, 32768)
+    values, indices = compress(w, n, m, block_rows=block_rows)
+    assert np.array_equal(decompress(values, indices, m), w)
+    for r in range(rows):
+        first = r - r % block_rows
+        assert np.array_equal(indices[r], indices[first]), (r, first)
+    if block_rows == 1:
+        per_row = compress(w, n, m)
+        assert np.array_equal(values, per_row[0]) and np.array_equal(indices, per_row[1])
+
+
+def test_shared_indices_hand_example():
+    # Rows 0 and 1 share positions {0, 2}; row 1 is zero at 0. Row 2 (a block of
+    # its own) keeps 1 and pads with the lowest free position, 0.
+    w = np.array([[5, 0, 6, 0], [0, 0, 7, 0], [0, 8, 0, 0]])
+    values, indices = compress(w, 2, 4, block_rows=2)
+    assert indices.tolist() == [[[0, 2]], [[0, 2]], [[0, 1]]]
+    assert values.tolist() == [[[5, 6]], [[0, 7]], [[0, 8]]]
+    # Per row, row 1 would keep {0, 2} too, but row 0's {0, 2} with row 1 at {2, 3}
+    # cannot share: three positions.
+    with pytest.raises(ValueError, match="rows 0 to 1, group 0"):
+        compress(np.array([[5, 0, 6, 0], [0, 0, 7, 9]]), 2, 4, block_rows=2)

@@ -9,16 +9,19 @@ import itertools
 
 import numpy as np
 import pytest
-from amaranth.hdl import Value
+from amaranth.hdl import Module, Signal, Value, signed, unsigned
 from amaranth.sim import Simulator
 
+from hw.primitives import Multiplier
 from hw.sparse_nm import (
     AdderTree,
+    NMIndexDecode,
     NMMac,
     NMSelect,
     NMTile,
     mac_beat_layout,
     mac_result_layout,
+    offset_bits,
     pack,
     tile_activation_beats,
     tile_result_layout,
@@ -58,11 +61,16 @@ def random_nm_matrix(rng, rows, k, n, m, bits, *, fill=1.0):
 
 
 @pytest.mark.parametrize("n,m,groups", [(2, 4, 2), (1, 4, 1), (2, 8, 1), (4, 8, 1)])
-def test_select_all_index_patterns(n, m, groups):
+def test_decode_and_select_all_index_patterns(n, m, groups):
+    """NMIndexDecode then NMSelect pick acts[g * m + index] for every ascending index set."""
     cfg = SparseMacConfig(n=n, m=m, groups=groups, act_bits=8, w_bits=8, acc_bits=24,
                           w_frac_bits=4)
-    dut = NMSelect(config=cfg)
-    assert dut.mux_inputs == m - n + 1
+    decode, select = NMIndexDecode(config=cfg), NMSelect(config=cfg)
+    assert select.mux_inputs == m - n + 1
+    assert offset_bits(cfg) == max(1, (m - n).bit_length())
+    m_top = Module()
+    m_top.submodules.decode, m_top.submodules.select = decode, select
+    m_top.d.comb += select.offsets.eq(decode.offsets)
     rng = np.random.default_rng(1)
     patterns = list(itertools.combinations(range(m), n))
 
@@ -70,19 +78,41 @@ def test_select_all_index_patterns(n, m, groups):
         for combo in itertools.product(patterns, repeat=groups):
             acts = rng.integers(-128, 128, size=cfg.lanes)
             idx = np.array(combo).reshape(-1)
-            ctx.set(dut.acts, acts.tolist())
-            ctx.set(dut.indices, idx.tolist())
-            got = unpack(dut.selected.shape(), ctx.get(Value.cast(dut.selected)))
+            ctx.set(select.acts, acts.tolist())
+            ctx.set(decode.indices, idx.tolist())
+            offsets = unpack(decode.offsets.shape(), ctx.get(Value.cast(decode.offsets)))
+            assert offsets == [int(idx[k]) - k % n for k in range(cfg.mults)], combo
+            got = unpack(select.selected.shape(), ctx.get(Value.cast(select.selected)))
             want = [int(acts[g * m + idx[g * n + j]]) for g in range(groups) for j in range(n)]
             assert got == want, (combo, acts)
 
-    run(dut, bench)
+    run(m_top, bench)
+
+
+def test_decode_out_of_range_index_selects_offset_zero():
+    """A descending (never compressed) index pair: entry 1 cannot reach position 0."""
+    cfg = SparseMacConfig(n=2, m=4, groups=1)
+    decode = NMIndexDecode(config=cfg)
+
+    async def bench(ctx):
+        ctx.set(decode.indices, [3, 0])
+        assert unpack(decode.offsets.shape(), ctx.get(Value.cast(decode.offsets))) == [0, 0]
+
+    run(decode, bench)
+
+
+@pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
+def test_decode_rejects_dense():
+    with pytest.raises(ValueError, match=r"^config must be sparse \(n < m\) to have indices, "
+                                         r"not 4:4$"):
+        NMIndexDecode(config=SparseMacConfig(n=4, m=4))
+    gc.collect()
 
 
 def test_select_dense_is_wiring():
     cfg = SparseMacConfig(n=4, m=4, groups=2)
     dut = NMSelect(config=cfg)
-    assert "indices" not in dut.signature.members
+    assert "offsets" not in dut.signature.members
     assert dut.mux_inputs == 1
 
     async def bench(ctx):
@@ -223,7 +253,9 @@ def test_mac_latency_without_stalls():
     acts = rng.integers(-1000, 1000, size=k)
     beats = mac_beats(cfg, values[0], indices[0], acts) * 2
     results, accepted, produced, latency = simulate_mac(cfg, beats, rng=rng)
-    assert latency == 4 + 3  # 8 products: a 3-level tree
+    # Decode register, the multipliers' input and product registers, a 3-level
+    # tree (8 products), the accumulator and the output register.
+    assert latency == 1 + 2 + 3 + 1 + 1
     assert accepted == list(range(6))
     assert produced == [2 + latency, 5 + latency]
     assert results[0] == results[1]
@@ -304,18 +336,40 @@ def tile_expected(outputs, rows, units):
     return values, accs
 
 
-@pytest.mark.parametrize("n,m", [(2, 4), (2, 2)])
-def test_tile_matvec_with_init_and_load(n, m):
+def random_shared_nm_matrix(rng, rows, k, n, m, bits, block_rows):
+    """Vector-wise N:M: every block of ``block_rows`` rows keeps one set of ``n`` positions."""
+    lo, hi = int_range(bits)
+    w = np.zeros((rows, k), dtype=np.int64)
+    for first in range(0, rows, block_rows):
+        for g in range(k // m):
+            keep = g * m + rng.choice(m, size=n, replace=False)
+            block = slice(first, min(rows, first + block_rows))
+            w[block, keep] = rng.integers(lo, hi + 1, size=(block.stop - first, n))
+    return w
+
+
+@pytest.mark.parametrize("n,m,shared", [(2, 4, False), (2, 2, False), (2, 4, True),
+                                        (1, 4, True)])
+def test_tile_matvec_with_init_and_load(n, m, shared):
     mac = SparseMacConfig(n=n, m=m, groups=2, act_bits=8, w_bits=8, acc_bits=20, w_frac_bits=5)
-    cfg = SparseTileConfig(mac=mac, units=3, act_depth=8, weight_depth=32)
-    rng = np.random.default_rng(n * 10 + m)
+    cfg = SparseTileConfig(mac=mac, units=3, act_depth=8, weight_depth=32,
+                           shared_indices=shared)
+    rng = np.random.default_rng(n * 10 + m + 100 * shared)
     rows, k = 7, 5 * m  # neither rows nor K fill the tile evenly: padding is exercised
-    w_init = random_nm_matrix(rng, rows, k, n, m, 8)
+
+    def layer():
+        if shared:
+            return random_shared_nm_matrix(rng, rows, k, n, m, 8, cfg.units)
+        return random_nm_matrix(rng, rows, k, n, m, 8)
+
+    block_rows = cfg.units if shared else 1
+    w_init = layer()
     beats, blocks = tile_shape(rows, k, cfg)
     tile = NMTile(config=cfg, init=tile_weights_from_dense(w_init, cfg))
+    assert tile.fetch_latency == (6 if shared else 4)
     xs = [rng.integers(-128, 128, size=k) for _ in range(2)]
     outputs, first_accept, produced = simulate_tile(tile, xs, beats, blocks, rng=rng)
-    v0, i0 = compress(w_init, n, m, bits=8)
+    v0, i0 = compress(w_init, n, m, bits=8, block_rows=block_rows)
     for vec, x in enumerate(xs):
         got_v, got_a = tile_expected(outputs[vec * blocks:(vec + 1) * blocks], rows, cfg.units)
         assert got_v.tolist() == nm_matvec(v0, i0, x, mac).tolist()
@@ -326,13 +380,13 @@ def test_tile_matvec_with_init_and_load(n, m):
     assert produced[blocks - 1] - first_accept[0] + 1 == tile.vector_cycles(beats, blocks)
 
     # Reload different weights through the host stream, with random stalls.
-    w_new = random_nm_matrix(rng, rows, k, n, m, 8)
+    w_new = layer()
     image = tile_weights_from_dense(w_new, cfg)
     loads = [(u, a, word) for u, words in enumerate(image) for a, word in enumerate(words)]
     tile = NMTile(config=cfg, init=tile_weights_from_dense(w_init, cfg))
     outputs, _, _ = simulate_tile(tile, xs, beats, blocks, rng=rng, loads=loads,
                                   idle=0.3, stall=0.3)
-    v1, i1 = compress(w_new, n, m, bits=8)
+    v1, i1 = compress(w_new, n, m, bits=8, block_rows=block_rows)
     for vec, x in enumerate(xs):
         got_v, _ = tile_expected(outputs[vec * blocks:(vec + 1) * blocks], rows, cfg.units)
         assert got_v.tolist() == nm_matvec(v1, i1, x, mac).tolist()
@@ -360,7 +414,33 @@ def test_tile_weight_helpers_reject_bad_input():
         NMTile(config=cfg, init=[[0] * 9, []])
     with pytest.raises(TypeError, match=r"^config must be a SparseTileConfig, not 3$"):
         tile_weight_image(np.zeros((1, 1, 2), dtype=int), np.zeros((1, 1, 2), dtype=int), 3)
+    shared = SparseTileConfig(mac=SparseMacConfig(), units=2, act_depth=4, weight_depth=8,
+                              shared_indices=True)
+    w = np.array([[1, 2, 0, 0], [0, 0, 3, 4]])
+    with pytest.raises(ValueError, match=(
+            r"^w is not vector-wise 2:4 sparse in blocks of 2 rows: rows 0 to 1, group 0 "
+            r"\(columns 0 to 3\) hold nonzeros in 4 positions, at most 2 allowed$")):
+        tile_weights_from_dense(w, shared)
+    values, indices = compress(w, 2, 4)
+    with pytest.raises(ValueError, match=(
+            r"^shared_indices: row 1 has indices \[2, 3\] in group 0, but row 0, the first "
+            r"of its row block, has \[0, 1\]$")):
+        tile_weight_image(values, indices, shared)
     gc.collect()
+
+
+def test_shared_indices_config_checks():
+    with pytest.raises(ValueError, match=r"^shared_indices needs a sparse mac \(n < m\), "
+                                         r"not 2:2$"):
+        SparseTileConfig(mac=SparseMacConfig(n=2, m=2), shared_indices=True)
+    with pytest.raises(TypeError, match=r"^shared_indices must be a bool, not 1$"):
+        SparseTileConfig(shared_indices=1)
+    cfg = SparseTileConfig(shared_indices=True)
+    assert SparseTileConfig.from_dict(cfg.to_dict()) == cfg
+    # A side-car written before the field existed reads back as the per-row format.
+    old = cfg.to_dict()
+    del old["shared_indices"]
+    assert SparseTileConfig.from_dict(old).shared_indices is False
 
 
 # --- Named configurations -------------------------------------------------------------
@@ -428,3 +508,70 @@ def test_pack_matches_amaranth_constants():
         assert unpack(layout, bits) == beat
     with pytest.raises(ValueError, match=r"^128 does not fit in signed\(8\)$"):
         pack(layout, dict(beat, acts=[128] + beat["acts"][1:]))
+
+
+# --- Multiplier (hw.primitives) ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("a_shape,b_shape", [(signed(16), signed(16)), (signed(8), unsigned(5)),
+                                             (unsigned(3), unsigned(4))])
+def test_multiplier_generic_latency_and_enable(a_shape, b_shape):
+    """Products appear `latency` cycles later; with en low every register holds."""
+    dut = Multiplier(a_shape, b_shape)
+    assert dut.latency == 2 and dut.family is None
+    assert dut.p.shape() == (Signal(a_shape) * Signal(b_shape)).shape()
+    rng = np.random.default_rng(5)
+    a_lo, a_hi = int_range(a_shape.width, signed=a_shape.signed)
+    b_lo, b_hi = int_range(b_shape.width, signed=b_shape.signed)
+    ops = [(int(rng.integers(a_lo, a_hi + 1)), int(rng.integers(b_lo, b_hi + 1)))
+           for _ in range(40)] + [(a_lo, b_lo), (a_hi, b_hi), (a_lo, b_hi)]
+    enables = [bool(rng.random() < 0.7) for _ in ops]
+
+    async def bench(ctx):
+        accepted = []  # operands whose input registers loaded, in order
+        for (a, b), en in zip(ops, enables, strict=True):
+            ctx.set(dut.a, a)
+            ctx.set(dut.b, b)
+            ctx.set(dut.en, en)
+            await ctx.tick()
+            if en:
+                accepted.append(a * b)
+                # An operand pair enters the input registers on one enabled
+                # edge and its product the output register on the next.
+                if len(accepted) >= 2:
+                    assert ctx.get(dut.p) == accepted[-2]
+            elif len(accepted) >= 2:
+                assert ctx.get(dut.p) == accepted[-2]
+        ctx.set(dut.en, 1)
+        await ctx.tick()
+        assert ctx.get(dut.p) == accepted[-1]
+
+    run(dut, bench)
+
+
+@pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
+def test_multiplier_rejects_bad_parameters():
+    with pytest.raises(ValueError, match=r"^family must be None or one of 'ecp5', not 'ice40'$"):
+        Multiplier(signed(16), signed(16), family="ice40")
+    with pytest.raises(ValueError, match=(r"^b_shape must be at most 17 bits wide for the ECP5 "
+                                          r"MULT18X18D \(unsigned\), not unsigned\(18\)$")):
+        Multiplier(signed(18), unsigned(18), family="ecp5")
+    with pytest.raises(ValueError, match=(r"^a_shape must be at most 18 bits wide for the ECP5 "
+                                          r"MULT18X18D \(signed\), not signed\(19\)$")):
+        Multiplier(signed(19), signed(4), family="ecp5")
+    with pytest.raises(TypeError, match=r"^a_shape must be a shape, not 'wide'$"):
+        Multiplier("wide", signed(4))
+    gc.collect()
+
+
+def test_multiplier_ecp5_is_one_registered_mult18x18d():
+    """The ECP5 version is one MULT18X18D with its A, B and output registers on CE0 = en."""
+    from amaranth.back import rtlil
+
+    text = rtlil.convert(Multiplier(signed(16), signed(16), family="ecp5"))
+    assert text.count("cell \\MULT18X18D") == 1
+    for param in ("REG_INPUTA_CLK", "REG_INPUTB_CLK", "REG_OUTPUT_CLK"):
+        assert f'parameter \\{param} "CLK0"' in text, param
+    for param in ("REG_INPUTC_CLK", "REG_PIPELINE_CLK"):
+        assert f'parameter \\{param} "NONE"' in text, param
+    assert "$mul" not in text

@@ -40,16 +40,21 @@ def run_design(build_root, name, top, test_module, *, data=None):
                data=None if data is None else build_dir / "data.npz")
 
 
-def run_tile(build_root, name, config, init_shape):
-    """A tile whose memories hold a random layer of ``init_shape`` (or nothing)."""
+def run_tile(build_root, name, config, init_shape, family=None):
+    """A tile whose memories hold a random layer of ``init_shape`` (or nothing).
+
+    ``family``: the FPGA family of the multipliers (simulated with the
+    primitive models of :data:`sim.runner.PRIMITIVE_MODELS`).
+    """
     if init_shape is None:
-        top = NMTile(config=config)
+        top = NMTile(config=config, family=family)
         init_w = np.zeros((config.units, config.mac.lanes), dtype=np.int64)
     else:
         mac = config.mac
         init_w = random_nm_matrix(np.random.default_rng(2016), *init_shape, mac.n, mac.m,
-                                  mac.w_bits, density=0.8)
-        top = NMTile(config=config, init=tile_weights_from_dense(init_w, config))
+                                  mac.w_bits, density=0.8,
+                                  block_rows=config.units if config.shared_indices else 1)
+        top = NMTile(config=config, init=tile_weights_from_dense(init_w, config), family=family)
     run_design(build_root, name, top, "sim.tb_nm_tile", data={"init_w": init_w})
 
 
@@ -89,6 +94,14 @@ TILE_POINTS = {
     # Dense baseline at equal multiplier count (2 per unit), 16-bit.
     "dense-tile-2of2-g1-16b": (SparseTileConfig(mac=mac_config(2, 2, 1, 16), units=2,
                                                 act_depth=16, weight_depth=64), None),
+    # Vector-wise 2:4 (shared indices per row block), 8-bit, initialised (a 7 x 24 layer).
+    "nm-tile-2of4-shared-g2-8b": (SparseTileConfig(mac=mac_config(2, 4, 2, 8), units=3,
+                                                   act_depth=16, weight_depth=64,
+                                                   shared_indices=True), (7, 24)),
+    # An activation memory of 5 beats (not a power of two): both halves in use
+    # by back-to-back vectors of 5 beats each.
+    "nm-tile-2of4-g1-8b-depth5": (SparseTileConfig(mac=mac_config(2, 4, 1, 8), units=2,
+                                                   act_depth=5, weight_depth=20), None),
 }
 
 
@@ -96,6 +109,17 @@ TILE_POINTS = {
 def test_tile(build_root, name):
     config, init_shape = TILE_POINTS[name]
     run_tile(build_root, name, config, init_shape)
+
+
+def test_tile_with_ecp5_multipliers(build_root):
+    """The tile built with MULT18X18D instances (``family="ecp5"``) is the same machine.
+
+    Simulated with the primitive's behavioural model; 16-bit signed operands
+    fill the DSP's signed 18-bit inputs' sign extension.
+    """
+    config = SparseTileConfig(mac=mac_config(2, 4, 2, 16), units=2, act_depth=16,
+                              weight_depth=64)
+    run_tile(build_root, "nm-tile-2of4-g2-16b-ecp5", config, (5, 24), family="ecp5")
 
 
 @pytest.mark.slow

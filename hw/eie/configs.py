@@ -26,11 +26,11 @@ def config_for(name):
 
 
 def _factory(name):
-    def build():
-        return EieArray(config=config_for(name))
+    def build(*, family=None):
+        return EieArray(config=config_for(name), family=family)
     build.__doc__ = f"Build the {name} array."
     return build
 
 
-#: Name -> zero-argument factory returning the top-level :class:`EieArray`.
+#: Name -> factory(family=None) returning the top-level :class:`EieArray`.
 CONFIGS = {name: _factory(name) for name in _SIZES}

@@ -4,10 +4,10 @@ from amaranth.hdl import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from ..primitives import Multiplier
 from .blocks import (
     Accumulators,
     ActQueue,
-    Multiplier,
     PtrRead,
     WeightDecoder,
     _bits,
@@ -90,9 +90,12 @@ class ProcessingElement(wiring.Component):
         The PE's index: its column within a group of ``n_pe``.
     image : PeImage or None
         Initial memory contents (a baked-in program); ``None`` for all zeros.
+    family : str or None
+        FPGA family of the multiplier (:class:`hw.primitives.Multiplier`);
+        ``None`` is the generic version. The cycle behaviour is the same for all.
     """
 
-    def __init__(self, *, config, lane, image=None):
+    def __init__(self, *, config, lane, image=None, family=None):
         cfg = self._config = check_config(config)
         if image is not None and not isinstance(image, PeImage):
             raise TypeError(f"image must be a PeImage or None, not {image!r}")
@@ -108,7 +111,7 @@ class ProcessingElement(wiring.Component):
         self._queue = ActQueue(depth=cfg.queue_depth, shape=item_layout(cfg))
         self._decoder = WeightDecoder(config=cfg,
                                       init=image.codebook if image is not None else None)
-        self._mult = Multiplier(a_shape=signed(cfg.w_bits), b_shape=signed(cfg.act_bits))
+        self._mult = Multiplier(signed(cfg.w_bits), signed(cfg.act_bits), family=family)
         self._acc = Accumulators(config=cfg)
         slots = GROUP_SLOTS
         super().__init__({

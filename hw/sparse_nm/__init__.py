@@ -16,7 +16,7 @@ from .layouts import (
     weight_word_layout,
 )
 from .mac import NMMac
-from .select import NMSelect
+from .select import NMIndexDecode, NMSelect, offset_bits
 from .tile import NMTile
 from .weights import (
     tile_activation_beats,
@@ -28,11 +28,13 @@ from .weights import (
 __all__ = [
     "act_beat_layout",
     "AdderTree",
+    "NMIndexDecode",
     "NMMac",
     "NMSelect",
     "NMTile",
     "mac_beat_layout",
     "mac_result_layout",
+    "offset_bits",
     "pack",
     "tile_activation_beats",
     "tile_result_layout",

@@ -17,7 +17,8 @@ class AdderTree(wiring.Component):
     appears in cycle ``c + latency`` with ``latency = ceil(log2(count))``. Every
     register loads only when ``en`` is high, which is how the MAC stalls the
     whole pipeline. The sum is ``width + latency`` bits wide, so it never
-    overflows. With ``count == 1`` the tree is a wire (latency 0).
+    overflows. With ``count == 1`` the tree is a wire (latency 0). The partial
+    sums have no reset (data only; whoever uses the tree keeps the valid flags).
 
     Parameters
     ----------
@@ -67,7 +68,8 @@ class AdderTree(wiring.Component):
         for depth in range(1, self.latency + 1):
             nxt = []
             for k in range(0, len(level), 2):
-                acc = Signal(signed(self._width + depth), name=f"sum_l{depth}_{k // 2}")
+                acc = Signal(signed(self._width + depth), name=f"sum_l{depth}_{k // 2}",
+                             reset_less=True)
                 pair = level[k] + level[k + 1] if k + 1 < len(level) else level[k]
                 with m.If(self.en):
                     m.d.sync += acc.eq(pair)

@@ -1,14 +1,24 @@
 """Matrix-vector tile: ``units`` N:M MAC units sharing one activation broadcast."""
 
-from amaranth.hdl import Cat, Module, Signal, unsigned
+import dataclasses
+
+from amaranth.hdl import Cat, Module, Shape, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from sw_model.config import NmTiming, SparseTileConfig
 
-from .layouts import act_beat_layout, tile_result_layout, weight_load_layout, weight_word_layout
+from .layouts import (
+    act_beat_layout,
+    pack,
+    tile_result_layout,
+    unpack,
+    weight_load_layout,
+    weight_word_layout,
+)
 from .mac import NMMac
+from .select import NMIndexDecode, NMSelect
 
 __all__ = ["NMTile"]
 
@@ -23,10 +33,16 @@ class NMTile(wiring.Component):
     address ``block * beats + beat``.
 
     Activations arrive once per vector on ``x`` (``beats`` beats). During row
-    block 0 each beat goes straight to the units and is also written into the
-    activation buffer; blocks ``1 .. blocks-1`` replay the buffer, so ``x`` is
+    block 0 each beat is written into the activation memory and read back from
+    it one cycle later; blocks ``1 .. blocks-1`` replay the memory, so ``x`` is
     not ready during them. The next vector may start in the cycle after the
-    last beat of the last block is issued.
+    last beat of the last block is issued (it is written to the other half of
+    the activation memory, which holds two vectors).
+
+    With ``config.shared_indices`` (vector-wise N:M) the rows of a row block
+    share their indices: they are stored once, in an index memory loaded from
+    unit 0's ``wload`` words, and the tile selects the activations for all
+    units at once; the units are then dense ``n:n`` units.
 
     Results leave on ``o``, one transfer per row block (``values[u]`` is row
     ``block * units + u``; ``last`` marks the final block). Backpressure on ``o``
@@ -48,6 +64,9 @@ class NMTile(wiring.Component):
     init : list of list of int, optional
         Initial weight-memory contents, per unit (from
         :func:`hw.sparse_nm.weights.tile_weight_image`); missing words are 0.
+    family : str or None
+        FPGA family of the units' multipliers (:class:`hw.primitives.Multiplier`);
+        ``None`` is the generic version. The cycle behaviour is the same for all.
 
     Members
     -------
@@ -61,7 +80,7 @@ class NMTile(wiring.Component):
     #: Engine name in the design side-car (:data:`hw.generate.ENGINES`).
     ENGINE = "nm_tile"
 
-    def __init__(self, *, config, init=None):
+    def __init__(self, *, config, init=None, family=None):
         if not isinstance(config, SparseTileConfig):
             raise TypeError(f"config must be a SparseTileConfig, not {config!r}")
         self._config = config
@@ -83,7 +102,12 @@ class NMTile(wiring.Component):
                         f"init for unit {unit} must hold {word_bits}-bit unsigned integers, "
                         f"not {word!r}")
         self._init = [list(words) for words in init]
-        self._macs = [NMMac(config=config.mac) for _ in range(config.units)]
+        # With shared indices the tile selects the activations for all units,
+        # so each unit is the dense n:n unit of the same widths.
+        unit_mac = (dataclasses.replace(config.mac, m=config.mac.n) if config.shared_indices
+                    else config.mac)
+        self._macs = [NMMac(config=unit_mac, family=family) for _ in range(config.units)]
+        self._family = family
         super().__init__({
             "x": In(stream.Signature(act_beat_layout(config.mac))),
             "wload": In(stream.Signature(weight_load_layout(config))),
@@ -98,12 +122,31 @@ class NMTile(wiring.Component):
         return self._config
 
     @property
+    def family(self):
+        """FPGA family of the multipliers (``None``: generic)."""
+        return self._family
+
+    @property
+    def fetch_latency(self):
+        """Cycles from a beat's issue to its arrival at the units.
+
+        4: the activation memory is read one cycle after the issue (so that a
+        beat written from ``x`` in its issue cycle can be read back); its data
+        is registered once beside the memory and once more for the broadcast
+        to the units; the weight memories are read so that their registered
+        data arrives with the activations. With ``shared_indices``, 6: the
+        shared index decode and the shared selection add a register each.
+        """
+        return 6 if self._config.shared_indices else 4
+
+    @property
     def latency(self):
         """Cycles from acceptance of a row block's last beat to its result on ``o``.
 
-        ``1`` (weight/activation fetch) + :attr:`NMMac.latency`.
+        :attr:`fetch_latency` + :attr:`NMMac.latency` (of the units: the dense
+        ``n:n`` unit with ``shared_indices``).
         """
-        return 1 + self._macs[0].latency
+        return self.fetch_latency + self._macs[0].latency
 
     @property
     def timing(self):
@@ -120,50 +163,104 @@ class NMTile(wiring.Component):
         return blocks * beats + self.latency
 
     def elaborate(self, platform):
-        #            x ----+--------------------> x_reg --+
-        #                  +--> act_mem (write)           +--> MUX --> acts ---> unit 0..U-1 --> o
-        #  beat/block ---> act_mem (read, blocks >= 1) ---+                weights --^
-        #  waddr      ---> w_mem[u] (read) ---------------------------------------+
+        # Fetch, for a beat issued in cycle c (sequencer: beat, block, waddr),
+        # F = fetch_latency:
         #
-        # Fetch stage (cycle c: addresses issued, x beat registered; cycle c+1:
-        # memory data and x_reg valid, presented to the units). Memory read
-        # enables follow `fetch_advance`, so a stall freezes the read data.
+        #   c      x beat --> act_mem[half, beat] (write; row block 0 only)
+        #   c+1    (half, beat) registered --> act_mem (read)
+        #   c+2    act_mem data --> a_q
+        #   c+3    a_q --> a_bcast
+        #   c+F-2  waddr, delayed F-2 cycles --> w_mem[u] (read)
+        #   c+F-1  w_mem[u] data --> w_q[u]
+        #   c+F    w_q[u] --> unit u; activations --> every unit
+        #
+        # Per-row indices (F = 4): the units get a_bcast and decode their own
+        # indices. Shared indices (F = 6): the row block's indices live once,
+        # in idx_mem (read at c+2, registered at c+4); the tile decodes them
+        # into offsets (c+5, registered with the activations) and selects the
+        # activations of all units at once (c+6); the units are dense.
+        #
+        # Every beat, including row block 0's, is read back from the activation
+        # memory, so no multiplexer chooses between `x` and the memory. The
+        # memory holds two halves: vector v is written to half v % 2, so the
+        # first beats of the next vector never overwrite a word the last block
+        # of this one has still to read. A block-RAM output goes to one
+        # register and nothing else (ECP5 DP16KD clock-to-out is about 6 ns at
+        # speed grade 6, and yosys uses no DP16KD output register); a_q has no
+        # other load than a_bcast, so it can sit beside the memory, and
+        # a_bcast is the registered fan-out. All fetch registers and memory
+        # read enables follow `fetch_advance`, so a stall freezes the fetch stages.
         m = Module()
         cfg = self._config
         mac_cfg = cfg.mac
+        shared = cfg.shared_indices
+        depth = self.fetch_latency
         act_layout = act_beat_layout(mac_cfg)
         word_layout = weight_word_layout(mac_cfg)
+        weights_layout = word_layout["weights"].shape
+        # What each unit's memory holds: the whole word, or (shared) its weights.
+        unit_word = weights_layout if shared else word_layout
+        load_word = data.View(word_layout, self.wload.payload.word)
 
+        # No read ever meets a write to the same word in the same cycle (the
+        # halves of act_mem; wload only while no vector is in flight), so the
+        # memories tell yosys not to build logic for that case (`no_rw_check`):
+        # without it yosys puts a multiplexer on every read-data bit of act_mem.
+        no_rw_check = {"no_rw_check": 1}
+        # The address is Cat(beat, half): each half spans the power of two
+        # that holds act_depth beats, so half 1 never wraps onto half 0.
+        beat_bits = Shape.cast(range(cfg.act_depth)).width
         m.submodules.act_mem = act_mem = Memory(
-            shape=unsigned(act_layout.size), depth=cfg.act_depth, init=[])
+            shape=unsigned(act_layout.size), depth=2 << beat_bits, init=[],
+            attrs=no_rw_check)
         act_wr = act_mem.write_port()
         act_rd = act_mem.read_port()
         w_rds = []
         for unit in range(cfg.units):
-            w_mem = Memory(shape=unsigned(word_layout.size), depth=cfg.weight_depth,
-                           init=self._init[unit])
+            init = self._init[unit]
+            if shared:
+                init = [pack(weights_layout, unpack(word_layout, word)["weights"])
+                        for word in init]
+            w_mem = Memory(shape=unsigned(unit_word.size), depth=cfg.weight_depth, init=init,
+                           attrs=no_rw_check)
             m.submodules[f"w_mem_{unit}"] = w_mem
             w_wr = w_mem.write_port()
             m.d.comb += [
                 w_wr.addr.eq(self.wload.payload.addr),
-                w_wr.data.eq(self.wload.payload.word),
+                w_wr.data.eq(load_word.weights if shared else load_word),
                 w_wr.en.eq(self.wload.valid & (self.wload.payload.unit == unit)),
             ]
             w_rds.append(w_mem.read_port())
+        if shared:
+            indices_layout = word_layout["indices"].shape
+            m.submodules.idx_mem = idx_mem = Memory(
+                shape=unsigned(indices_layout.size), depth=cfg.weight_depth,
+                init=[pack(indices_layout, unpack(word_layout, word)["indices"])
+                      for word in self._init[0]], attrs=no_rw_check)
+            idx_wr = idx_mem.write_port()
+            idx_rd = idx_mem.read_port()
+            m.d.comb += [
+                idx_wr.addr.eq(self.wload.payload.addr),
+                idx_wr.data.eq(load_word.indices),
+                idx_wr.en.eq(self.wload.valid & (self.wload.payload.unit == 0)),
+            ]
         m.d.comb += self.wload.ready.eq(1)
 
         for unit, mac in enumerate(self._macs):
             m.submodules[f"unit_{unit}"] = mac
 
-        # Sequencer: (block, beat) and the weight address block * beats + beat.
+        # Sequencer (cycle c): (block, beat), the weight address block * beats +
+        # beat, and the activation-memory half of the vector.
         beat = Signal(range(cfg.act_depth))
         block = Signal(range(cfg.weight_depth))
         waddr = Signal(range(cfg.weight_depth))
-        f_valid = Signal()
-        f_from_x = Signal()
-        f_first = Signal()
-        f_last = Signal()
-        x_reg = Signal(act_layout)
+        half = Signal()
+        flags = data.StructLayout({"valid": 1, "first": 1, "last": 1})
+        fs = [Signal(flags, name=f"f{k}") for k in range(1, depth + 1)]
+        # Addresses and data need no reset: the valid flags say what counts.
+        r_waddrs = [Signal.like(waddr, reset_less=True, name=f"r{k}_waddr")
+                    for k in range(1, depth - 1)]
+        r_aaddr = Signal(beat_bits + 1, reset_less=True)
 
         units_ready = Signal()
         m.d.comb += units_ready.eq(Cat(mac.i.ready for mac in self._macs).all())
@@ -173,54 +270,83 @@ class NMTile(wiring.Component):
         last_beat = beat == self.beats - 1
         last_block = block == self.blocks - 1
         m.d.comb += [
-            fetch_advance.eq(~f_valid | units_ready),
+            fetch_advance.eq(~fs[-1].valid | units_ready),
             self.x.ready.eq(fetch_advance & in_block0),
             issue.eq(fetch_advance & (~in_block0 | self.x.valid)),
-            act_wr.addr.eq(beat),
+            act_wr.addr.eq(Cat(beat, half)),
             act_wr.data.eq(self.x.payload),
             act_wr.en.eq(self.x.valid & self.x.ready),
-            act_rd.addr.eq(beat),
+            act_rd.addr.eq(r_aaddr),
             act_rd.en.eq(fetch_advance),
         ]
         for w_rd in w_rds:
-            m.d.comb += [w_rd.addr.eq(waddr), w_rd.en.eq(fetch_advance)]
+            m.d.comb += [w_rd.addr.eq(r_waddrs[-1]), w_rd.en.eq(fetch_advance)]
 
+        w_qs = [Signal(unit_word, name=f"w_q_{unit}", reset_less=True)
+                for unit in range(cfg.units)]
+        a_q = Signal(act_layout, reset_less=True)
+        a_bcast = Signal(act_layout, reset_less=True)
         with m.If(fetch_advance):
             m.d.sync += [
-                f_valid.eq(issue),
-                f_from_x.eq(in_block0),
-                f_first.eq(beat == 0),
-                f_last.eq(last_beat),
-                x_reg.eq(self.x.payload),
+                fs[0].valid.eq(issue),
+                fs[0].first.eq(beat == 0),
+                fs[0].last.eq(last_beat),
+                r_waddrs[0].eq(waddr),
+                r_aaddr.eq(Cat(beat, half)),
+                a_q.eq(act_rd.data),
+                a_bcast.eq(a_q),
             ]
+            m.d.sync += [later.eq(earlier) for earlier, later in zip(fs[:-1], fs[1:], strict=True)]
+            m.d.sync += [later.eq(earlier) for earlier, later in
+                         zip(r_waddrs[:-1], r_waddrs[1:], strict=True)]
+            m.d.sync += [w_q.eq(w_rd.data) for w_q, w_rd in zip(w_qs, w_rds, strict=True)]
         with m.If(issue):
             with m.If(last_beat):
                 m.d.sync += beat.eq(0)
                 with m.If(last_block):
-                    m.d.sync += [block.eq(0), waddr.eq(0)]
+                    m.d.sync += [block.eq(0), waddr.eq(0), half.eq(~half)]
                 with m.Else():
                     m.d.sync += [block.eq(block + 1), waddr.eq(waddr + 1)]
             with m.Else():
                 m.d.sync += [beat.eq(beat + 1), waddr.eq(waddr + 1)]
 
-        # Cycle c+1: present the beat to every unit.
-        acts = Signal(act_layout)
-        with m.If(f_from_x):
-            m.d.comb += acts.eq(x_reg)
-        with m.Else():
-            m.d.comb += acts.eq(act_rd.data)
-        for mac, w_rd in zip(self._macs, w_rds, strict=True):
-            word = data.View(word_layout, w_rd.data)
+        if shared:
+            # c+2 .. c+6: the row block's indices, decoded and applied once.
+            m.submodules.decode = decode = NMIndexDecode(config=mac_cfg)
+            m.submodules.select = select = NMSelect(config=mac_cfg)
+            idx_q = Signal(indices_layout, reset_less=True)
+            offsets_s = Signal.like(decode.offsets, reset_less=True)
+            a_s = Signal(act_layout, reset_less=True)
+            acts = Signal(select.selected.shape(), reset_less=True)
             m.d.comb += [
-                mac.i.valid.eq(f_valid),
+                idx_rd.addr.eq(r_waddrs[1]),
+                idx_rd.en.eq(fetch_advance),
+                decode.indices.eq(idx_q),
+                select.acts.eq(a_s),
+                select.offsets.eq(offsets_s),
+            ]
+            with m.If(fetch_advance):
+                m.d.sync += [
+                    idx_q.eq(idx_rd.data),            # c+4
+                    offsets_s.eq(decode.offsets),     # c+5
+                    a_s.eq(a_bcast),                  # c+5
+                    acts.eq(select.selected),         # c+6
+                ]
+        else:
+            acts = a_bcast
+
+        # Cycle c+F: present the beat to every unit.
+        for mac, w_q in zip(self._macs, w_qs, strict=True):
+            m.d.comb += [
+                mac.i.valid.eq(fs[-1].valid),
                 mac.i.payload.acts.eq(acts),
-                mac.i.payload.weights.eq(word.weights),
-                mac.i.payload.first.eq(f_first),
-                mac.i.payload.last.eq(f_last),
+                mac.i.payload.weights.eq(w_q if shared else w_q.weights),
+                mac.i.payload.first.eq(fs[-1].first),
+                mac.i.payload.last.eq(fs[-1].last),
                 mac.o.ready.eq(self.o.ready),
             ]
-            if not mac_cfg.dense:
-                m.d.comb += mac.i.payload.indices.eq(word.indices)
+            if not mac_cfg.dense and not shared:
+                m.d.comb += mac.i.payload.indices.eq(w_q.indices)
 
         # Results: the units run in lockstep, so unit 0's valid stands for all.
         out_block = Signal(range(cfg.weight_depth))

@@ -48,9 +48,11 @@ def tile_weight_image(values, indices, config):
     """Per-unit lists of packed weight words for a compressed layer.
 
     ``values`` and ``indices`` come from :func:`sw_model.nm_format.compress`
-    (shape ``(rows, K // m, n)``). Returns ``units`` lists of
-    ``beats * blocks`` integers in :func:`weight_word_layout` format, usable as
-    ``Memory`` initial contents or as ``word`` fields of host writes.
+    (shape ``(rows, K // m, n)``; for a tile with ``shared_indices``, with
+    ``block_rows=units``, and the rows of every row block must have equal
+    indices). Returns ``units`` lists of ``beats * blocks`` integers in
+    :func:`weight_word_layout` format, usable as ``Memory`` initial contents
+    or as ``word`` fields of host writes.
     """
     _check_config(config)
     mac = config.mac
@@ -61,11 +63,23 @@ def tile_weight_image(values, indices, config):
     check_int_array("values", values, mac.w_bits)
     rows, groups, _ = values.shape
     beats, blocks = tile_shape(rows, groups * mac.m, config)
+    if config.shared_indices:
+        for row in range(rows):
+            first = row - row % config.units
+            if not np.array_equal(indices[row], indices[first]):
+                group = int(np.nonzero((indices[row] != indices[first]).any(axis=-1))[0][0])
+                raise ValueError(
+                    f"shared_indices: row {row} has indices {indices[row, group].tolist()} "
+                    f"in group {group}, but row {first}, the first of its row block, has "
+                    f"{indices[first, group].tolist()}")
     total_groups = beats * mac.groups
     pad_v = np.zeros((blocks * config.units, total_groups, mac.n), dtype=np.int64)
     pad_i = np.broadcast_to(np.arange(mac.n, dtype=np.int64), pad_v.shape).copy()
     pad_v[:rows, :groups] = values
     pad_i[:rows, :groups] = indices
+    if config.shared_indices and rows % config.units:
+        # Zero rows padding the last row block take its indices (they add 0).
+        pad_i[rows:] = pad_i[rows - rows % config.units]
     layout = weight_word_layout(mac)
     image = []
     for unit in range(config.units):
@@ -85,11 +99,15 @@ def tile_weight_image(values, indices, config):
 def tile_weights_from_dense(w, config):
     """:func:`tile_weight_image` of a dense integer matrix that must be N:M sparse.
 
-    Raises :class:`ValueError` naming the row and group of any group with more
-    than ``n`` nonzeros (via :func:`sw_model.nm_format.compress`).
+    With ``shared_indices`` the matrix must be vector-wise N:M sparse in row
+    blocks of ``units`` rows. Raises :class:`ValueError` naming the row (or row
+    block) and group of any group with too many nonzeros (via
+    :func:`sw_model.nm_format.compress`).
     """
     _check_config(config)
-    values, indices = compress(w, config.mac.n, config.mac.m, bits=config.mac.w_bits)
+    block_rows = config.units if config.shared_indices else 1
+    values, indices = compress(w, config.mac.n, config.mac.m, bits=config.mac.w_bits,
+                               block_rows=block_rows)
     return tile_weight_image(values, indices, config)
 
 

@@ -314,7 +314,8 @@ def measure(args, progress):
             continue
         with progress.step(f"{i}/{len(pairs)} {name} on {target}"):
             # A fresh design per pair: each synthesis elaborates its own.
-            entry = _measure_pair(build(name), target, args, progress)
+            family = get_device(target).primitive_family
+            entry = _measure_pair(build(name, family=family), target, args, progress)
         if pes is not None and entry["status"] == "does not fit":
             too_big[target] = min(too_big.get(target, pes), pes)
         entries.append(entry)
