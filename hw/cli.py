@@ -3,9 +3,15 @@
     zeroskip verilog --list
     zeroskip verilog eie-8pe nm-tile-2of4 --out build/verilog
     zeroskip verilog all --out build/verilog
+    zeroskip verilog eie-8pe --family ecp5
+
+``--family`` builds the FPGA family's primitives (:mod:`hw.primitives`; ECP5:
+``MULT18X18D`` instances with their registers) instead of the generic
+version, as ``zeroskip synth`` does for that family's targets.
 """
 
 from .generate import configs
+from .primitives import FAMILIES
 
 __all__ = ["HELP", "add_arguments", "run"]
 
@@ -19,6 +25,8 @@ def add_arguments(parser):
     parser.add_argument("--list", action="store_true", help="list the named configurations")
     parser.add_argument("--out", default="build/verilog",
                         help="output folder (default %(default)s)")
+    parser.add_argument("--family", choices=FAMILIES,
+                        help="instantiate this FPGA family's primitives (default: generic)")
 
 
 def run(args):
@@ -41,7 +49,7 @@ def run(args):
                         f"known: {', '.join(table)}")
     with args.progress.bar(len(names), "configurations") as bar:
         for name in names:
-            v_path, j_path = build(name).write(args.out)
+            v_path, j_path = build(name, family=args.family).write(args.out)
             print(f"{name}: {v_path} {j_path}", flush=True)
             bar.advance()
     return 0

@@ -27,7 +27,7 @@ Everything is deterministic: the same weights always give the same codebook.
 import numpy as np
 
 from .eie_format import CODEBOOK_SIZE
-from .fixed import W_BITS, check_int, from_fixed, to_fixed
+from .fixed import W_BITS, check_int, from_fixed, int_range, to_fixed
 from .prune import check_weights
 
 __all__ = ["share_weights", "kmeans_1d"]
@@ -46,15 +46,28 @@ def kmeans_1d(x, n_clusters, *, iterations=300):
 
     Returns ``(centroids, n_iterations, converged)``; the centroids are
     ascending floats. Runs on the sorted data with prefix sums, so every
-    iteration costs ``O(n_clusters log len(x))`` after one sort.
+    iteration costs ``O(n_clusters log len(x))`` after one sort. ``x`` holds
+    finite real numbers whose sums and differences are finite in ``float64``.
     """
-    x = np.sort(np.asarray(x, dtype=np.float64).ravel())
+    arr = np.asarray(x)
+    if arr.dtype.kind not in "iuf":
+        raise TypeError(f"x must hold real numbers, not an array of dtype {arr.dtype}")
+    x = np.sort(arr.astype(np.float64).ravel())
     if x.size == 0:
         raise ValueError("x must hold at least one value")
+    # NaN sorts last; -inf first and +inf last.
+    if not (np.isfinite(x[0]) and np.isfinite(x[-1])):
+        bad = float(x[-1] if not np.isfinite(x[-1]) else x[0])
+        raise ValueError(f"x must hold only finite values, but holds {bad!r}")
     n_clusters = check_int("n_clusters", n_clusters, lo=1)
     iterations = check_int("iterations", iterations, lo=1)
+    with np.errstate(over="ignore", invalid="ignore"):
+        prefix = np.concatenate(([0.0], np.cumsum(x)))
+        spread = x[-1] - x[0]
+    if not (np.isfinite(spread) and np.all(np.isfinite(prefix))):
+        raise ValueError(f"x must hold values whose sums and differences are finite in "
+                         f"float64, not values up to {float(max(-x[0], x[-1]))!r} in magnitude")
     centroids = np.linspace(x[0], x[-1], n_clusters)
-    prefix = np.concatenate(([0.0], np.cumsum(x)))
     bounds = None
     for it in range(1, iterations + 1):
         # Each cluster is a contiguous run of the sorted data.
@@ -98,7 +111,11 @@ def share_weights(w, *, n_clusters=15, w_frac_bits=12, iterations=300):
         against ``w`` (over all weights), ``relative_error`` (the Frobenius
         norm of the error over that of ``w``; 0 for an all-zero ``w``),
         ``iterations``, ``converged``, ``distinct`` (distinct nonzero values of
-        ``w``) and ``centroids`` (the float centroids before quantization).
+        ``w``), ``centroids`` (the float centroids before quantization) and
+        ``saturated``: how many nonzero weights lie beyond the range of the
+        shared-weight format (``to_fixed`` of the weight would saturate), so
+        that no codebook entry can hold them; 0 when ``w_frac_bits`` suits
+        the weights.
     """
     w = check_weights(w)
     n_clusters = check_int("n_clusters", n_clusters, lo=1, hi=CODEBOOK_SIZE - 1)
@@ -122,6 +139,11 @@ def share_weights(w, *, n_clusters=15, w_frac_bits=12, iterations=300):
         codebook[1:1 + quantized.size] = quantized
         indices[nonzero] = 1 + _assign(values, from_fixed(quantized, w_frac_bits))
 
+    # Quantized one bit wider, a weight beyond the shared-weight range still
+    # lands outside it (where the W_BITS format would clip it).
+    lo, hi = int_range(W_BITS)
+    wide = to_fixed(values, w_frac_bits, bits=W_BITS + 1)
+    saturated = int(np.count_nonzero((wide < lo) | (wide > hi)))
     error = from_fixed(codebook[indices], w_frac_bits) - w
     norm = float(np.sqrt(np.sum(w * w)))
     report = {
@@ -132,5 +154,6 @@ def share_weights(w, *, n_clusters=15, w_frac_bits=12, iterations=300):
         "converged": converged,
         "distinct": int(distinct.size),
         "centroids": np.asarray(centroids, dtype=np.float64),
+        "saturated": saturated,
     }
     return indices, codebook, report

@@ -42,7 +42,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .config import EieTiming
+from .config import EieConfig, EieTiming
 from .eie_format import EieLayer
 from .eie_model import check_acts, eie_chain
 
@@ -87,6 +87,12 @@ class LayerCycles:
                            self.stall + other.stall, self.entries + other.entries, self.n_pe)
 
 
+def _check_config(config):
+    if not isinstance(config, EieConfig):
+        raise TypeError(f"config must be an EieConfig, not {config!r}")
+    return config
+
+
 def _check_layer(layer, config):
     if not isinstance(layer, EieLayer):
         raise TypeError(f"layer must be an EieLayer, not {layer!r}")
@@ -104,6 +110,9 @@ def _check_timing(timing):
 
 def column_acts(layer, acts, *, config):
     """The activation of every column a layer scans: the inputs, then 1.0 for a bias column."""
+    _check_config(config)
+    if not isinstance(layer, EieLayer):
+        raise TypeError(f"layer must be an EieLayer, not {layer!r}")
     acts = check_acts(acts, layer.n_inputs)
     if layer.bias:
         acts = np.concatenate([acts, [1 << config.act_frac_bits]])
@@ -119,6 +128,7 @@ def layer_cycles(layer, acts, *, config, timing):
     :class:`~sw_model.config.EieTiming` of the array (``EieArray.timing``, or
     the design's side-car).
     """
+    _check_config(config)
     _check_layer(layer, config)
     _check_timing(timing)
     nonzero = column_acts(layer, acts, config=config) != 0
@@ -181,6 +191,8 @@ def chain_cycles(layers_relus, acts, *, config, timing):
     :func:`sw_model.eie_model.eie_chain`, so zero outputs (after ReLU, say)
     cost no broadcast in the next layer. Returns ``(total, per_layer)``.
     """
+    _check_config(config)
+    _check_timing(timing)
     layers_relus = list(layers_relus)
     outputs = eie_chain(layers_relus, acts, config=config)
     inputs = [np.asarray(acts)] + outputs[:-1]

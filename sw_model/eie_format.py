@@ -123,6 +123,45 @@ def check_codebook(codebook):
     return cb
 
 
+def _check_pointers(ptr):
+    """Column pointers per PE: from 0, non-decreasing; a read-only ``int64`` copy."""
+    ptr = np.asarray(ptr)
+    first = np.flatnonzero(ptr[:, 0] != 0)
+    if first.size:
+        k = int(first[0])
+        raise ValueError(f"ptr[{k}, 0] must be 0 (the start of PE {k}'s stream), "
+                         f"not {int(ptr[k, 0])}")
+    falls = np.argwhere(np.diff(ptr, axis=1) < 0)
+    if falls.size:
+        k, j = (int(i) for i in falls[0])
+        raise ValueError(f"ptr[{k}] must be non-decreasing, but ptr[{k}, {j + 1}] = "
+                         f"{int(ptr[k, j + 1])} follows ptr[{k}, {j}] = {int(ptr[k, j])}")
+    if ptr.dtype == np.int64 and not ptr.flags.writeable:
+        return ptr
+    # A copy: the caller's array stays as it was, writeable.
+    return _readonly(np.array(ptr, dtype=np.int64), np.int64)
+
+
+def _check_stream(name, pe, stream, length):
+    """PE ``pe``'s ``v`` or ``z`` stream: ``length`` 4-bit values; a read-only ``uint8`` array."""
+    arr = np.asarray(stream)
+    if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer):
+        raise TypeError(f"{name}[{pe}] must be an integer array, not an array of dtype "
+                        f"{arr.dtype}")
+    if arr.ndim != 1 or arr.shape[0] != length:
+        raise ValueError(f"{name}[{pe}] must hold {int(length)} entries (ptr[{pe}, -1], the "
+                         f"length of PE {pe}'s stream), not shape {arr.shape}")
+    if arr.size:
+        lo, hi = int(arr.min()), int(arr.max())
+        if lo < 0 or hi > MAX_RUN:
+            what = "codebook indices" if name == "v" else "zero runs"
+            raise ValueError(f"{name}[{pe}] must hold {what} 0..{MAX_RUN}, but holds "
+                             f"{lo if lo < 0 else hi}")
+    if arr.dtype == np.uint8 and not arr.flags.writeable and arr.flags.c_contiguous:
+        return arr
+    return _readonly(np.array(arr, dtype=np.uint8), np.uint8)
+
+
 def _readonly(array, dtype):
     array = np.ascontiguousarray(array, dtype=dtype)
     array.setflags(write=False)
@@ -176,13 +215,47 @@ class EieLayer:
                              f"the bias column), not {self.n_cols!r}")
         _check_n_pe(self.n_pe)
         _check_entries_per_word(self.entries_per_word)
+        object.__setattr__(self, "codebook", check_codebook(self.codebook))
+        for name in ("v", "z"):
+            streams = getattr(self, name)
+            if not isinstance(streams, (tuple, list)):
+                raise TypeError(f"{name} must be a tuple of one array per PE, not "
+                                f"{streams!r:.80}")
         if len(self.v) != self.n_pe or len(self.z) != self.n_pe:
             raise ValueError(
                 f"v and z must hold one array per PE ({self.n_pe}), "
                 f"not {len(self.v)} and {len(self.z)}")
-        if self.ptr.shape != (self.n_pe, self.n_cols + 1):
+        ptr = np.asarray(self.ptr)
+        if ptr.dtype == np.bool_ or not np.issubdtype(ptr.dtype, np.integer):
+            raise TypeError(f"ptr must be an integer array, not an array of dtype {ptr.dtype}")
+        if ptr.shape != (self.n_pe, self.n_cols + 1):
             raise ValueError(
-                f"ptr must have shape {(self.n_pe, self.n_cols + 1)}, not {self.ptr.shape}")
+                f"ptr must have shape {(self.n_pe, self.n_cols + 1)}, not {ptr.shape}")
+        object.__setattr__(self, "ptr", _check_pointers(ptr))
+        object.__setattr__(self, "v", tuple(_check_stream("v", k, stream, self.ptr[k, -1])
+                                            for k, stream in enumerate(self.v)))
+        object.__setattr__(self, "z", tuple(_check_stream("z", k, stream, self.ptr[k, -1])
+                                            for k, stream in enumerate(self.z)))
+        self._check_rows()
+
+    def _check_rows(self):
+        """Every entry's local row must lie below the PE's local rows."""
+        for pe in range(self.n_pe):
+            starts, ends = self.ptr[pe, :-1], self.ptr[pe, 1:]
+            filled = np.flatnonzero(ends > starts)
+            if filled.size == 0:
+                continue
+            # A column's last entry has its largest local row: the column's
+            # z + 1 summed, less one. Empty columns between filled ones add
+            # nothing to a segment, so one reduceat covers every filled column.
+            z_sums = np.add.reduceat(self.z[pe], starts[filled], dtype=np.int64)
+            last_rows = z_sums + (ends[filled] - starts[filled]) - 1
+            worst = int(np.argmax(last_rows))
+            rows = self.local_rows(pe)
+            if last_rows[worst] >= rows:
+                raise ValueError(
+                    f"z[{pe}] runs past PE {pe}'s {rows} local row(s) in column "
+                    f"{int(filled[worst])} (it reaches local row {int(last_rows[worst])})")
 
     @property
     def n_inputs(self):
@@ -576,6 +649,8 @@ def _unpack_layers(layers):
 
 def _check_compatible(layers, config):
     """Check that every layer is encoded for ``config``'s PEs and word size."""
+    if not isinstance(config, EieConfig):
+        raise TypeError(f"config must be an EieConfig, not {config!r}")
     for i, layer in enumerate(layers):
         if layer.n_pe != config.n_pe:
             raise ValueError(f"Layer {i} is encoded for n_pe = {layer.n_pe}, "

@@ -48,10 +48,18 @@ PROD_BITS = ACT_BITS + W_BITS
 #: Widest accumulator the model supports: the rounding constant and one more
 #: addition must still fit in the host's int64.
 MAX_ACC_BITS = 62
+#: Bits of the host integer type every value travels in (``numpy.int64``).
+_INT64_BITS = 64
 
 
 def int_range(bits, *, signed=True):
-    """Return ``(lo, hi)``, the inclusive range of a ``bits``-wide integer."""
+    """Return ``(lo, hi)``, the inclusive range of a ``bits``-wide integer.
+
+    ``bits`` is a positive integer and ``signed`` a ``bool``.
+    """
+    bits = check_int("bits", bits, lo=1)
+    if not isinstance(signed, (bool, np.bool_)):
+        raise TypeError(f"signed must be a bool, not {signed!r}")
     if signed:
         return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
     return 0, (1 << bits) - 1
@@ -98,21 +106,67 @@ def check_int_array(name, array, bits, *, signed=True, ndim=None):
             raise ValueError(
                 f"{name} must fit in {bits}-bit {kind} range [{lo}, {hi}], "
                 f"but holds {bad}")
+    if arr.dtype == np.uint64:
+        _int_values(name, arr)  # a width of 64 bits or more admits values int64 cannot hold
     return arr.astype(np.int64)
 
 
+def _check_width(name, bits):
+    """A width on the ``int64`` path: 1 to 63 bits, so its range and its mask fit ``int64``."""
+    return check_int(name, bits, lo=1, hi=_INT64_BITS - 1)
+
+
+def _check_shift(name, shift):
+    """A shift or a count of fractional bits: 0 to :data:`MAX_ACC_BITS`."""
+    return check_int(name, shift, lo=0, hi=MAX_ACC_BITS)
+
+
+def _int_values(name, x):
+    """``x`` as ``int64`` values; anything but integers is an error, never rounded.
+
+    Raises :class:`TypeError` for floats, complex numbers, booleans, strings and
+    objects, and :class:`ValueError` for integers that do not fit ``int64``.
+    """
+    arr = np.asarray(x)
+    kind = arr.dtype.kind
+    if kind == "i":
+        return arr.astype(np.int64, copy=False)
+    if kind == "u":
+        if arr.dtype.itemsize == 8 and arr.size and int(arr.max()) > np.iinfo(np.int64).max:
+            raise ValueError(f"{name} must fit in {_INT64_BITS}-bit signed integers, "
+                             f"but holds {int(arr.max())}")
+        return arr.astype(np.int64)
+    if kind == "O" and arr.size and all(type(v) is int for v in arr.flat):
+        # Python integers too wide for int64 become an object array.
+        lo, hi = int_range(_INT64_BITS)
+        bad = next(v for v in arr.flat if not lo <= v <= hi)
+        raise ValueError(f"{name} must fit in {_INT64_BITS}-bit signed integers, but holds {bad}")
+    if arr.ndim == 0:
+        raise TypeError(f"{name} must be an integer, not {x!r}")
+    raise TypeError(f"{name} must be an integer array, not an array of dtype {arr.dtype}")
+
+
 def wrap(x, bits):
-    """Two's-complement wrap of ``x`` to ``bits`` bits (what a ``bits``-wide adder does)."""
-    x = np.asarray(x, dtype=np.int64)
+    """Two's-complement wrap of ``x`` to ``bits`` bits (what a ``bits``-wide adder does).
+
+    ``x`` holds integers (floats are an error, not truncated); ``bits`` is 1 to 63.
+    """
+    bits = _check_width("bits", bits)
+    x = _int_values("x", x)
     mask = np.int64((1 << bits) - 1)
     half = np.int64(1 << (bits - 1))
     return ((x + half) & mask) - half
 
 
 def saturate(x, bits):
-    """Clamp ``x`` to the signed ``bits``-bit range."""
+    """Clamp integers ``x`` to the signed ``bits``-bit range (``bits`` 1 to 63).
+
+    Floats are an error, not truncated: quantize real values with :func:`to_fixed`.
+    """
+    bits = _check_width("bits", bits)
+    x = _int_values("x", x)
     lo, hi = int_range(bits)
-    return np.clip(np.asarray(x, dtype=np.int64), lo, hi)
+    return np.clip(x, lo, hi)
 
 
 def round_shift_right(x, shift):
@@ -120,9 +174,11 @@ def round_shift_right(x, shift):
 
     ``1 << (shift - 1)`` is added before the shift, at full precision, so
     ``x = k + 0.5`` (in units of ``2**shift``) rounds to ``k + 1`` for both signs
-    (round half towards positive infinity). ``shift = 0`` returns ``x``.
+    (round half towards positive infinity). ``shift = 0`` returns ``x``. ``x``
+    holds integers; ``shift`` is 0 to :data:`MAX_ACC_BITS`.
     """
-    x = np.asarray(x, dtype=np.int64)
+    shift = _check_shift("shift", shift)
+    x = _int_values("x", x)
     if shift == 0:
         return x.copy()
     return (x + np.int64(1 << (shift - 1))) >> np.int64(shift)
@@ -133,8 +189,14 @@ def requantize(acc, shift, *, out_bits=ACT_BITS, relu=False):
 
     Round-half-up shift right by ``shift``, saturate to signed ``out_bits``,
     then ReLU if ``relu``. Returns an ``int64`` array whose values lie in the
-    ``out_bits`` signed range.
+    ``out_bits`` signed range. ``acc`` holds integers: a float accumulator is
+    an error, not truncated before the rounding.
     """
+    acc = _int_values("acc", acc)
+    shift = _check_shift("shift", shift)
+    out_bits = _check_width("out_bits", out_bits)
+    if not isinstance(relu, (bool, np.bool_)):
+        raise TypeError(f"relu must be a bool, not {relu!r}")
     y = saturate(round_shift_right(acc, shift), out_bits)
     if relu:
         y = np.maximum(y, 0)
@@ -146,15 +208,29 @@ def to_fixed(x, frac_bits, *, bits=ACT_BITS):
 
     This is the entry point from floating-point data (trained weights, input
     features) into the integer formats; it is the only place floats appear.
+    ``x`` holds finite real numbers (integers or floats; complex numbers,
+    booleans and strings are an error); ``frac_bits`` is 0 to
+    :data:`MAX_ACC_BITS` and ``bits`` 1 to 63.
     """
-    x = np.asarray(x, dtype=np.float64)
+    frac_bits = _check_shift("frac_bits", frac_bits)
+    bits = _check_width("bits", bits)
+    arr = np.asarray(x)
+    if arr.dtype.kind not in "iuf":
+        if arr.ndim == 0:
+            raise TypeError(f"x must be a real number, not {x!r}")
+        raise TypeError(f"x must be an array of real numbers, not an array of dtype "
+                        f"{arr.dtype}")
+    x = arr.astype(np.float64)
     if not np.all(np.isfinite(x)):
         raise ValueError("x must hold only finite values")
-    scaled = np.floor(x * float(1 << frac_bits) + 0.5)
+    # A value too large for the scaling becomes infinite, which saturates like any other.
+    with np.errstate(over="ignore"):
+        scaled = np.floor(x * float(1 << frac_bits) + 0.5)
     lo, hi = int_range(bits)
     return np.clip(scaled, lo, hi).astype(np.int64)
 
 
 def from_fixed(q, frac_bits):
     """Real value of fixed-point integers ``q`` with ``frac_bits`` fractional bits."""
-    return np.asarray(q, dtype=np.float64) / float(1 << frac_bits)
+    frac_bits = _check_shift("frac_bits", frac_bits)
+    return _int_values("q", q).astype(np.float64) / float(1 << frac_bits)

@@ -51,8 +51,12 @@ def load_digits_dataset(*, test_fraction=0.25, seed=0):
     """
     from sklearn.datasets import load_digits
 
+    if isinstance(test_fraction, (bool, np.bool_)) or not isinstance(
+            test_fraction, (int, float, np.integer, np.floating)):
+        raise TypeError(f"test_fraction must be a number, not {test_fraction!r}")
     if not 0 < test_fraction < 1:
         raise ValueError(f"test_fraction must be in (0, 1), not {test_fraction!r}")
+    check_int("seed", seed, lo=0)
     digits = load_digits()
     x = digits.data.astype(np.float64) / 16.0
     y = digits.target.astype(np.int64)
@@ -143,6 +147,27 @@ class Mlp:
         return nnz / sum(w.size for w in self.weights)
 
 
+def _check_rate(name, value):
+    """Raise unless ``value`` is a learning rate: a finite real number above 0."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer,
+                                                                      np.floating)):
+        raise TypeError(f"{name} must be a number, not {value!r}")
+    if not (np.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a finite number above 0, not {value!r}")
+
+
+def _check_model(mlp, data):
+    if not isinstance(mlp, Mlp):
+        raise TypeError(f"mlp must be an Mlp, not {mlp!r:.80}")
+    if not isinstance(data, Dataset):
+        raise TypeError(f"data must be a Dataset, not {data!r:.80}")
+
+
+def _check_progress(progress):
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress must be callable or None, not {progress!r}")
+
+
 def train(mlp, data, *, epochs, lr=3e-3, batch=64, seed=0, progress=None):
     """Train ``mlp`` in place with Adam on softmax cross-entropy.
 
@@ -151,7 +176,12 @@ def train(mlp, data, *, epochs, lr=3e-3, batch=64, seed=0, progress=None):
     is always 1.0. ``progress(epoch, loss)`` is called after each epoch when
     given.
     """
+    _check_model(mlp, data)
     check_int("epochs", epochs, lo=0)
+    _check_rate("lr", lr)
+    check_int("batch", batch, lo=1)
+    check_int("seed", seed, lo=0)
+    _check_progress(progress)
     rng = np.random.default_rng(seed)
     m = [np.zeros_like(w) for w in mlp.weights]
     v = [np.zeros_like(w) for w in mlp.weights]
@@ -202,13 +232,26 @@ def iterative_prune(mlp, data, *, schedule, prune, finetune_epochs, lr=1e-3, see
     ``(density, test accuracy after fine-tuning)``, the curve a user reads to
     choose a density.
     """
+    if isinstance(schedule, (str, bytes)) or not hasattr(schedule, "__iter__"):
+        raise TypeError(f"schedule must be a sequence of densities, not {schedule!r}")
+    schedule = list(schedule)
     previous = 1.0
     for step, density in enumerate(schedule):
+        if isinstance(density, (bool, np.bool_)) or not isinstance(
+                density, (int, float, np.integer, np.floating)):
+            raise TypeError(f"schedule[{step}] must be a density (a number), not {density!r}")
         if not 0 < density <= previous:
             raise ValueError(
                 f"schedule must hold decreasing densities in (0, 1], but step {step} is "
                 f"{density!r} after {previous!r}")
         previous = density
+    _check_model(mlp, data)
+    if not callable(prune):
+        raise TypeError(f"prune must be callable, not {prune!r}")
+    check_int("finetune_epochs", finetune_epochs, lo=0)
+    _check_rate("lr", lr)
+    check_int("seed", seed, lo=0)
+    _check_progress(progress)
     history = []
     for step, density in enumerate(schedule):
         for i, w in enumerate(mlp.weights):

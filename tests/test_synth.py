@@ -738,7 +738,8 @@ def test_bench_default_matrix_orders_eie_arrays_by_pe_count():
     }
     pairs = bench.default_matrix(designs, max_pe=16)
     assert pairs == ([(name, target) for target in DEVICES for name in ("one", "four")]
-                     + [("dense-tile", "ecp5-25f-6"), ("dense-tile", "ecp5-85f-6")])
+                     + [("dense-tile", target)
+                        for target in ("ecp5-25f-6", "ecp5-25f-8", "ice40-up5k")])
 
 
 def test_bench_rejects_unknown_names(tmp_path):

@@ -29,9 +29,9 @@ import numpy as np
 
 from sw_model.eie_cycles import chain_cycles
 from sw_model.eie_model import eie_chain
-from sw_model.fixed import to_fixed
+from sw_model.fixed import from_fixed, int_range, to_fixed
 
-from .compression import compress, write_compiled
+from .compression import check_network_fits, compress, write_compiled
 from .errors import EXIT_OK
 from .options import (
     MAX_PE,
@@ -42,6 +42,7 @@ from .options import (
     check_density,
     check_int_option,
     check_out,
+    make_out,
 )
 from .plots import write_plots
 from .report import pct, write_report
@@ -114,6 +115,12 @@ def compile_network(weights, *, n_pe, queue_depth, folder, progress, bias=None):
     design = write_compiled(folder, compressed)
     summary = compressed.summary()
     config = compressed.config
+    lo, hi = from_fixed(np.array(int_range(config.w_bits)), config.w_frac_bits)
+    for i, sharing in enumerate(compressed.sharing):
+        if sharing["saturated"]:
+            progress.note(f"layer {i}: {sharing['saturated']} weight(s) outside the "
+                          f"{config.w_bits}-bit shared-weight range [{lo:g}, {hi:g}] "
+                          f"({config.w_frac_bits} fractional bits) saturated")
     progress.note(f"{summary['stored_bits']:,} bits stored against "
                   f"{summary['dense_float32_bits']:,} as dense float32: "
                   f"{summary['ratio']:.1f}x smaller")
@@ -215,6 +222,8 @@ def run(args):
     check_int_option("--seed", args.seed, 0, MAX_SEED)
     out = check_out("--out", args.out)
     network = load_weights(args.weights)
+    check_network_fits(network.weights, n_pe=n_pe, queue_depth=queue_depth,
+                       source=f"weights file {str(args.weights)!r}")
     if args.finetune:
         check_finetune(network.weights, network.bias)
     sizes = layer_sizes(network.weights, network.bias)
@@ -224,7 +233,7 @@ def run(args):
 
     progress = args.progress
     progress.total = 3 + (eval_set is not None)
-    out.mkdir(parents=True, exist_ok=True)
+    make_out("--out", out)
     with one_blas_thread():
         what = "pruning and fine-tuning" if args.finetune else "pruning"
         with progress.step(f"{what} of {dims(sizes)} ({bias_text(network.bias)}) to "

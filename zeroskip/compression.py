@@ -17,6 +17,8 @@ the report. ``zeroskip simulate`` and ``zeroskip synth`` read it back with
 :func:`load_compiled`.
 """
 
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,8 +38,8 @@ from sw_model.eie_format import (
 from .errors import UserError
 
 __all__ = [
-    "DESIGN_NAME", "MODEL_FILE", "Compressed", "Compiled", "compress", "eie_design",
-    "write_compiled", "load_compiled",
+    "DESIGN_NAME", "MODEL_FILE", "Compressed", "Compiled", "check_network_fits", "compress",
+    "eie_design", "write_compiled", "load_compiled",
 ]
 
 #: File stem of the design in a compiled folder (``design.v``, ``design.json``).
@@ -95,6 +97,23 @@ class Compiled:
     def sidecar(self):
         """Path of ``design.json``."""
         return self.folder / f"{DESIGN_NAME}.json"
+
+
+def check_network_fits(weights, *, n_pe, queue_depth, source):
+    """Raise :class:`UserError` unless an EIE array of ``n_pe`` PEs can be sized for ``weights``.
+
+    What depends only on the layers' shapes is checked before any work: the
+    layer table, the activation memories and the column pointers that
+    :func:`~sw_model.eie_format.fit_config` sizes, against the limits of
+    :class:`~sw_model.config.EieConfig`. ``source`` names the network in the
+    message (``"weights file 'net.npz'"``).
+    """
+    shapes = [np.zeros(np.shape(w), dtype=np.int8) for w in weights]
+    try:
+        fit_config(shapes, EieConfig(n_pe=n_pe, queue_depth=queue_depth))
+    except ValueError as exc:
+        raise UserError(f"{source} does not fit an EIE array of {n_pe} PEs "
+                        f"({len(shapes)} layers): {exc}") from None
 
 
 def compress(weights, *, n_pe, queue_depth, bias=None):
@@ -158,7 +177,7 @@ def load_compiled(folder):
             layers = layers_from_arrays(arrays)
     except FileNotFoundError:
         raise UserError(f"compiled folder {str(folder)!r} lacks {MODEL_FILE}") from None
-    except (OSError, ValueError, TypeError) as exc:
+    except (OSError, ValueError, TypeError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
         raise UserError(f"model file {str(model)!r} is not a compiled zeroskip model: "
                         f"{exc}") from None
     for i, (layer, _) in enumerate(layers):

@@ -37,6 +37,7 @@ from .compile import (
     output_files,
     start_report,
 )
+from .compression import check_network_fits
 from .errors import EXIT_FAILED, EXIT_OK, UserError
 from .nm_copy import NM_GROUPS, NM_UNITS, M, N, nm_copy, nm_golden, run_tiles
 from .options import (
@@ -49,6 +50,7 @@ from .options import (
     check_int_option,
     check_mhz,
     check_out,
+    make_out,
     parse_widths,
 )
 from .plots import write_plots
@@ -157,8 +159,11 @@ def plan_demo(options):
     check_int_option("--queue-depth", options.queue_depth, 1, MAX_QUEUE_DEPTH)
     check_density(options.density)
     check_int_option("--seed", options.seed, 0, MAX_SEED)
-    if options.images < 0:
+    if (isinstance(options.images, bool) or not isinstance(options.images, int)
+            or options.images < 0):
         raise UserError(f"--images must be 0 (all) or positive, not {options.images!r}")
+    if not isinstance(options.target, str):
+        raise UserError(f"--target must be the name of an FPGA target, not {options.target!r}")
     try:
         get_device(options.target)
     except ValueError as exc:
@@ -181,6 +186,9 @@ def plan_demo(options):
                             "biases it holds (b0, b1, ...)")
         hidden = ()
         network = load_weights(options.weights)
+        check_network_fits(network.weights, n_pe=options.n_pe,
+                           queue_depth=options.queue_depth,
+                           source=f"weights file {str(options.weights)!r}")
         if options.finetune:
             check_finetune(network.weights, network.bias)
         needs_digits = options.finetune or network.x is None
@@ -269,7 +277,7 @@ def run_demo(options, progress, *, command="zeroskip demo"):
     plan = plan_demo(options)
     opts, out = plan.options, plan.out
     progress.total = plan.steps
-    out.mkdir(parents=True, exist_ok=True)
+    make_out("--out", out)
     job = None
     try:
         with one_blas_thread():

@@ -7,12 +7,14 @@ and the value given, before any work starts.
 import math
 from pathlib import Path
 
+import numpy as np
+
 from .errors import UserError
 
 __all__ = [
     "MAX_PE", "MAX_QUEUE_DEPTH", "MAX_WIDTH", "MAX_HIDDEN_LAYERS", "MAX_SEED",
     "add_array_arguments", "add_pruning_arguments", "check_int_option", "check_density",
-    "check_mhz", "parse_widths", "check_out",
+    "check_mhz", "parse_widths", "check_out", "make_out",
 ]
 
 #: Bounds of the array's parameters (those of :class:`sw_model.config.EieConfig`).
@@ -52,23 +54,31 @@ def add_pruning_arguments(parser, *, finetune_applies):
                         help="seed of training and of the digits split (default %(default)s)")
 
 
+def _is_int(value):
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _is_real(value):
+    return _is_int(value) or isinstance(value, (float, np.floating))
+
+
 def check_int_option(option, value, lo, hi):
-    """``value`` if ``lo <= value <= hi``; else a :class:`UserError` naming ``option``."""
-    if not lo <= value <= hi:
+    """``value`` if it is an integer and ``lo <= value <= hi``; else a :class:`UserError`."""
+    if not (_is_int(value) and lo <= value <= hi):
         raise UserError(f"{option} must be an integer from {lo} to {hi}, not {value!r}")
     return value
 
 
 def check_density(value):
-    """A density in ``(0, 1]``."""
-    if not 0 < value <= 1:
+    """A density in ``(0, 1]`` (NaN is not in it)."""
+    if not (_is_real(value) and 0 < value <= 1):
         raise UserError(f"--density must be in (0, 1], not {value!r}")
     return value
 
 
 def check_mhz(option, value):
     """A clock frequency in MHz: positive, finite, at most 1000."""
-    if not (math.isfinite(value) and 0 < value <= 1000):
+    if not (_is_real(value) and math.isfinite(value) and 0 < value <= 1000):
         raise UserError(f"{option} must be a frequency in MHz above 0 and at most 1000, "
                         f"not {value!r}")
     return value
@@ -91,6 +101,8 @@ def parse_widths(option, text):
 
 def check_out(option, path):
     """An output folder: absent (it will be made) or a folder, never a file."""
+    if not isinstance(path, (str, Path)):
+        raise UserError(f"{option} must be a folder name, not {path!r}")
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise UserError(f"{option} {str(path)!r} is a file, not a folder")
@@ -100,4 +112,18 @@ def check_out(option, path):
                 raise UserError(f"{option} {str(path)!r} is inside {str(parent)!r}, which is "
                                 f"a file")
             break
+    return path
+
+
+def make_out(option, path):
+    """Make the output folder ``path`` (checked by :func:`check_out`) and return it.
+
+    A folder the user may not create (no permission, a read-only file system)
+    is a :class:`UserError` naming the option, not a traceback.
+    """
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"{option} {str(path)!r} cannot be made: {exc.strerror or exc}") from None
     return path

@@ -23,7 +23,7 @@ from .compression import load_compiled
 from .errors import EXIT_FAILED, EXIT_OK, UserError
 from .report import eie_lines, pct
 from .training import accuracy
-from .weights import load_npz
+from .weights import load_array, load_npz, unreadable_file
 
 __all__ = ["HELP", "add_arguments", "run", "load_inputs", "cycle_summary", "simulate_eie",
            "differences"]
@@ -63,14 +63,17 @@ def load_inputs(path, *, n_inputs, act_frac_bits):
         if "x" not in archive.files:
             raise UserError(f"inputs file {str(path)!r} has no array 'x' (found "
                             f"{', '.join(sorted(archive.files)) or 'nothing'})")
-        x, name = archive["x"], "array 'x'"
-        y = archive["y"] if "y" in archive.files else None
+        with archive:
+            x, name = load_array(archive, "x", path), "array 'x'"
+            y = load_array(archive, "y", path) if "y" in archive.files else None
     elif path.suffix == ".npy":
         try:
             x = np.load(path, allow_pickle=False)
-        except FileNotFoundError:
-            raise UserError(f"inputs file {str(path)!r} does not exist") from None
-        except (OSError, ValueError) as exc:
+        except OSError as exc:
+            raise unreadable_file("inputs file", path, exc) from None
+        except EOFError:
+            raise UserError(f"inputs file {str(path)!r} is empty, not a .npy array") from None
+        except ValueError as exc:
             raise UserError(f"inputs file {str(path)!r} is not a .npy of plain numbers: "
                             f"{exc}") from None
         name, y = "the array", None
@@ -162,7 +165,7 @@ def run(args):
                                act_frac_bits=config.act_frac_bits)
     if args.save is not None:
         save = Path(args.save)
-        if save.suffix != ".npz" or not save.parent.is_dir():
+        if save.suffix != ".npz" or not save.parent.is_dir() or save.is_dir():
             raise UserError(f"--save must name an .npz file in an existing folder, "
                             f"not {args.save!r}")
     progress = args.progress

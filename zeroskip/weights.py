@@ -15,6 +15,8 @@ those matrices and one flag per layer saying whether its last column is a
 bias; pruning, weight sharing and encoding treat the bias column as a column.
 """
 
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +26,8 @@ from sw_model.eie_format import append_bias_column
 
 from .errors import UserError
 
-__all__ = ["Network", "load_npz", "load_weights", "layer_sizes", "bias_text", "dims"]
+__all__ = ["Network", "load_npz", "load_array", "unreadable_file", "load_weights",
+           "layer_sizes", "bias_text", "dims"]
 
 
 @dataclass(frozen=True)
@@ -70,35 +73,73 @@ def dims(sizes):
     return " -> ".join(str(int(s)) for s in sizes)
 
 
+def _file_in_the_way(path):
+    """The nearest parent of ``path`` that exists and is a file, else ``None``."""
+    for parent in path.parents:
+        if parent.exists():
+            return None if parent.is_dir() else parent
+    return None
+
+
+def unreadable_file(what, path, exc):
+    """The :class:`UserError` for ``OSError`` ``exc`` raised on opening ``path``."""
+    if isinstance(exc, FileNotFoundError):
+        return UserError(f"{what} {str(path)!r} does not exist")
+    if isinstance(exc, IsADirectoryError):
+        return UserError(f"{what} {str(path)!r} is a folder, not a file")
+    blocker = _file_in_the_way(path)
+    if isinstance(exc, NotADirectoryError) and blocker is not None:
+        return UserError(f"{what} {str(path)!r} does not exist ({str(blocker)!r} is a file, "
+                         f"not a folder)")
+    return UserError(f"{what} {str(path)!r} cannot be read: {exc.strerror or exc}")
+
+
 def load_npz(path, what):
-    """Open ``path`` as an ``.npz`` of plain arrays; ``what`` names the file in messages."""
+    """Open ``path`` as an ``.npz`` of plain arrays; ``what`` names the file in messages.
+
+    A missing, empty, truncated or corrupted file, or one that is not an
+    ``.npz``, is a :class:`UserError`. Members are read later, through
+    :func:`load_array`, which reports a corrupted or pickled member the same way.
+    """
     path = Path(path)
     try:
         archive = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise UserError(f"{what} {str(path)!r} does not exist") from None
-    except IsADirectoryError:
-        raise UserError(f"{what} {str(path)!r} is a folder, not an .npz file") from None
+    except OSError as exc:
+        raise unreadable_file(what, path, exc) from None
+    except EOFError:
+        raise UserError(f"{what} {str(path)!r} is empty, not an .npz archive") from None
+    except zipfile.BadZipFile as exc:
+        raise UserError(f"{what} {str(path)!r} is not a readable .npz archive (truncated or "
+                        f"corrupted?): {exc}") from None
     except ValueError as exc:
         raise UserError(f"{what} {str(path)!r} is not a NumPy .npz of plain arrays "
                         f"(pickled objects are not loaded): {exc}") from None
-    except OSError as exc:
-        raise UserError(f"{what} {str(path)!r} cannot be read as .npz: {exc}") from None
     if not hasattr(archive, "files"):
         raise UserError(f"{what} {str(path)!r} holds a single array, not an .npz archive")
     return archive
 
 
-def _array(archive, name, path):
+def load_array(archive, name, path):
+    """Array ``name`` of an ``.npz`` opened by :func:`load_npz`; a :class:`UserError` if unreadable.
+
+    Members are read only now, so a corrupted member, or an object array that
+    would need pickle, shows here; the message names the array and the file.
+    """
     try:
         return archive[name]
     except ValueError as exc:
-        raise UserError(f"array {name!r} in {str(path)!r} cannot be loaded without "
-                        f"pickle: {exc}") from None
+        if "pickle" in str(exc):
+            raise UserError(f"array {name!r} in {str(path)!r} cannot be loaded without "
+                            f"pickle: {exc}") from None
+        raise UserError(f"array {name!r} in {str(path)!r} is not a plain NumPy array: "
+                        f"{exc}") from None
+    except (zipfile.BadZipFile, EOFError, OSError, zlib.error) as exc:
+        raise UserError(f"array {name!r} in {str(path)!r} cannot be read (the file is "
+                        f"truncated or corrupted?): {exc}") from None
 
 
 def _matrix(archive, name, path, previous):
-    w = _array(archive, name, path)
+    w = load_array(archive, name, path)
     if w.dtype == np.bool_ or not (np.issubdtype(w.dtype, np.floating)
                                    or np.issubdtype(w.dtype, np.integer)):
         raise UserError(f"array {name!r} in {str(path)!r} must hold numbers, not dtype {w.dtype}")
@@ -115,7 +156,7 @@ def _matrix(archive, name, path, previous):
 
 
 def _bias(archive, name, path, w):
-    b = _array(archive, name, path)
+    b = load_array(archive, name, path)
     if b.dtype == np.bool_ or not (np.issubdtype(b.dtype, np.floating)
                                    or np.issubdtype(b.dtype, np.integer)):
         raise UserError(f"array {name!r} in {str(path)!r} must hold numbers, not dtype {b.dtype}")
@@ -131,7 +172,11 @@ def _bias(archive, name, path, w):
 def load_weights(path):
     """The :class:`Network` in ``path`` (see the module docstring for the layout)."""
     path = Path(path)
-    archive = load_npz(path, "weights file")
+    with load_npz(path, "weights file") as archive:
+        return _network(archive, path)
+
+
+def _network(archive, path):
     names = set(archive.files)
     weights = []
     while f"w{len(weights)}" in names:
@@ -157,9 +202,10 @@ def load_weights(path):
                for i, (w, flag) in enumerate(zip(weights, bias, strict=True))]
     x = y = None
     if "x" in names:
-        x = _array(archive, "x", path)
+        x = load_array(archive, "x", path)
+        # Numeric means real: complex numbers would lose their imaginary part.
         if (x.ndim != 2 or x.shape[1] != n_inputs or x.shape[0] == 0
-                or x.dtype == np.bool_ or not np.issubdtype(x.dtype, np.number)):
+                or x.dtype.kind not in "iuf"):
             raise UserError(f"array 'x' in {str(path)!r} must be numeric with shape (vectors, "
                             f"{n_inputs}), not {x.dtype} {x.shape}")
         x = x.astype(np.float64)
@@ -168,7 +214,7 @@ def load_weights(path):
     if "y" in names:
         if x is None:
             raise UserError(f"array 'y' (labels) in {str(path)!r} needs the inputs 'x' as well")
-        y = _array(archive, "y", path)
+        y = load_array(archive, "y", path)
         if y.shape != (x.shape[0],) or not np.issubdtype(y.dtype, np.integer):
             raise UserError(f"array 'y' in {str(path)!r} must be integer labels of shape "
                             f"({x.shape[0]},), not {y.dtype} {y.shape}")

@@ -9,7 +9,14 @@ from amaranth.lib.wiring import In, Out
 from sw_model.config import EieTiming
 
 from .blocks import _bits, bcast_layout, check_config
-from .pe import COUNTER_BITS, GROUP_SLOTS, HOST_DATA_BITS, ProcessingElement, pe_addr_bits
+from .pe import (
+    COUNTER_BITS,
+    GROUP_SLOTS,
+    HOST_DATA_BITS,
+    KEEP,
+    ProcessingElement,
+    pe_addr_bits,
+)
 from .program import LAYER_STRIDE, Counter, EieProgram, LayerField, Op
 
 __all__ = ["EieArray", "cmd_layout", "resp_layout"]
@@ -288,8 +295,14 @@ class EieArray(wiring.Component):
         cur_slot = Signal(slot_bits)
         cur_ptr = Signal(ptr_addr)
         credit = Signal(n_pe)
+        # One flag per FANOUT PEs: every PE of the group has a credit. It is
+        # the AND of the group's credit flags, kept as a register of its own
+        # (the AND of their next values), so the broadcast decision is an AND
+        # of n_pe / FANOUT registers rather than of n_pe.
+        n_groups_fo = -(-n_pe // FANOUT)
+        group_credit = Signal(n_groups_fo)
         bcast = Signal()
-        m.d.comb += bcast.eq(computing & cur_valid & (credit == (1 << n_pe) - 1))
+        m.d.comb += bcast.eq(computing & cur_valid & group_credit.all())
         m.d.comb += take.eq(
             computing & (bcast | ~cur_valid) & (~cur_valid | cur_last) & head_valid)
         with m.If(take):
@@ -328,24 +341,30 @@ class EieArray(wiring.Component):
                      bc_act.eq(value.as_signed()), bc_addr.eq(cur_ptr + index)]
         # Fan-out registers, one per FANOUT PEs.
         for g in range(0, n_pe, FANOUT):
-            fo_valid = Signal(name=f"fo_valid_{g // FANOUT}")
-            fo = Signal(bcast_layout(cfg), name=f"fo_{g // FANOUT}")
+            # `keep`: the copies are identical, and only kept apart do they
+            # shorten the broadcast's wires (see docs/synth.md).
+            fo_valid = Signal(name=f"fo_valid_{g // FANOUT}", attrs=KEEP)
+            fo = Signal(bcast_layout(cfg), name=f"fo_{g // FANOUT}", attrs=KEEP)
             m.d.sync += [fo_valid.eq(bc_valid), fo.act.eq(bc_act), fo.addr.eq(bc_addr)]
             for pe in pes[g:g + FANOUT]:
                 m.d.comb += [pe.bcast.valid.eq(fo_valid), pe.bcast.payload.eq(fo)]
 
         # --- Credits: one counter per PE and a flag that it is not zero.
         credits = cfg.queue_depth
+        credit_next = Signal(n_pe)
         for k, pe in enumerate(pes):
             count = Signal(range(credits + 1), name=f"credits_{k}")
             with m.If(state == _State.START):
-                m.d.sync += [count.eq(credits), credit[k].eq(1)]
+                m.d.sync += count.eq(credits)
+                m.d.comb += credit_next[k].eq(1)
             with m.Else():
-                m.d.sync += [
-                    count.eq(count - bcast + pe.release),
-                    credit[k].eq((count >= 2) | (credit[k] & ~bcast) | (pe.release != 0)),
-                ]
+                m.d.sync += count.eq(count - bcast + pe.release)
+                m.d.comb += credit_next[k].eq(
+                    (count >= 2) | (credit[k] & ~bcast) | (pe.release != 0))
             m.d.comb += pe.stall_inc.eq(computing & cur_valid & ~credit[k])
+        m.d.sync += credit.eq(credit_next)
+        for g in range(n_groups_fo):
+            m.d.sync += group_credit[g].eq(credit_next[g * FANOUT:(g + 1) * FANOUT].all())
 
         all_idle = Signal()
         m.d.comb += all_idle.eq(~_or(pe.busy for pe in pes))

@@ -17,6 +17,10 @@ from .blocks import (
     requantize_hw,
 )
 
+#: Attributes of a register that is one of several copies of the same value:
+#: the synthesis flow keeps each copy as a flip-flop of its own.
+KEEP = {"keep": 1}
+
 __all__ = ["ProcessingElement", "PeImage", "pe_addr_bits", "GROUP_SLOTS",
            "COUNTER_BITS", "HOST_DATA_BITS"]
 
@@ -54,13 +58,14 @@ GROUP_SLOTS = 8
 class ProcessingElement(wiring.Component):
     """One PE: group reads, pointer read, activation queue, matrix read, decode, MAC.
 
-    Group reads (the LNZD's input; cycle ``r`` is the read)::
+    Group reads (the LNZD's input; cycle ``r`` is the request from the CCU)::
 
-        r     accumulator bank ``rd_bank`` read at ``rd_addr``
-        r+2   the row's sum (0 if not written this layer), registered
-        r+3   + rounding constant, registered
-        r+3   shift, saturate, ReLU; lane mask and bias constant -> group buffer
-        r+4   ``g_val``, ``g_nz`` registered (the nonzero bit goes to the LNZD)
+        r     ``rd_en``, ``rd_bank``, ``rd_addr`` ... registered in the PE
+        r+1   accumulator bank ``rd_bank`` read at ``rd_addr``
+        r+3   the row's sum (0 if not written this layer), registered
+        r+4   + rounding constant, registered
+        r+4   shift, saturate, ReLU; lane mask and bias constant -> group buffer
+        r+5   ``g_val``, ``g_nz`` registered (the nonzero bit goes to the LNZD)
 
     Broadcast column (cycle ``b + 2`` is its arrival from the fan-out register)::
 
@@ -71,11 +76,12 @@ class ProcessingElement(wiring.Component):
 
         s     I : issue entry e (current column, else the queue head);
                   matrix word e // epw read
-        s+2   D : the word's output register; select the entry; row = first ?
-                  z : row + z + 1; codebook lookup -> multiplier input register
-        s+3   R : accumulator read of the row
-        s+4   M : product from the multiplier's output register
-        s+5   A : accumulator write
+        s+2   D : the word's output register; select the entry -> register
+        s+3   E : row = first ? z : row + z + 1; codebook lookup -> multiplier
+                  input register
+        s+4   R : accumulator read of the row
+        s+5   M : product from the multiplier's output register
+        s+6   A : accumulator write
 
     Nothing in the PE waits: the central unit only broadcasts when the PE has a
     credit, i.e. a free queue slot for the column. ``release`` (registered)
@@ -162,18 +168,21 @@ class ProcessingElement(wiring.Component):
 
     @property
     def group_latency(self):
-        """Cycles from a group read to ``g_nz``: accumulator read, rounding, requantization."""
-        return self._acc.read_latency + 2
+        """Cycles from a group read request to ``g_nz``.
+
+        The request register, the accumulator read, rounding, requantization.
+        """
+        return 1 + self._acc.read_latency + 2
 
     @property
     def drain_latency(self):
         """Cycles from the last issue to the PE's first idle cycle.
 
-        The matrix word (D), the row register (R: accumulator read, while the
-        multiplier's registers carry the product), the accumulator's update
-        (A), then idle.
+        The matrix word (D), the entry register (E), the row register (R:
+        accumulator read, while the multiplier's registers carry the product),
+        the accumulator's update (A), then idle.
         """
-        return self.matrix_latency + 1 + self._acc.latency + 1
+        return self.matrix_latency + 1 + 1 + self._acc.latency + 1
 
     @property
     def host_addr_bits(self):
@@ -187,12 +196,35 @@ class ProcessingElement(wiring.Component):
         m.submodules.acc = acc = self._acc
 
         # --- Group reads: requantize the previous layer's sums on the fly.
+        # The request is registered here, beside the PE's memories: the
+        # central unit's read decision reaches every PE through one flip-flop
+        # each instead of driving every accumulator bank's enable and address.
+        # Every PE has the same request, so the registers carry the `keep`
+        # attribute: the synthesis flow keeps them as the PE's own flip-flops
+        # instead of merging them into one (see docs/synth.md).
+        rq_en = Signal(name="rq_en", attrs=KEEP)
+        rq_bank = Signal(name="rq_bank", attrs=KEEP)
+        rq_addr = Signal(len(self.rd_addr), name="rq_addr", attrs=KEEP)
+        rq_last = Signal(name="rq_last", attrs=KEEP)
+        rq_slot = Signal(len(self.rd_slot), name="rq_slot", attrs=KEEP)
+        m.d.sync += [rq_en.eq(self.rd_en), rq_bank.eq(self.rd_bank), rq_addr.eq(self.rd_addr),
+                     rq_last.eq(self.rd_last), rq_slot.eq(self.rd_slot)]
+        # The layer's constants, copied beside the logic that uses them: they
+        # change only between layers (a START and at least one COMPUTE cycle
+        # before the first group read's requantization or the first entry's
+        # codebook lookup), so the copy's cycle of delay is never seen.
+        relu = Signal(name="relu_q", attrs=KEEP)
+        bias = Signal(name="bias_q", attrs=KEEP)
+        last_lanes = Signal(len(self.last_lanes), name="last_lanes_q", attrs=KEEP)
+        cb_slot = Signal(len(self.cb_slot), name="cb_slot_q", attrs=KEEP)
+        m.d.sync += [relu.eq(self.relu), bias.eq(self.bias), last_lanes.eq(self.last_lanes),
+                     cb_slot.eq(self.cb_slot)]
         m.d.comb += [
             acc.dst.eq(~self.src),
             acc.clear.eq(self.start),
-            acc.rd_en.eq(self.rd_en),
-            acc.rd_bank.eq(self.rd_bank),
-            acc.rd_addr.eq(self.rd_addr),
+            acc.rd_en.eq(rq_en),
+            acc.rd_bank.eq(rq_bank),
+            acc.rd_addr.eq(rq_addr),
             acc.wr_en.eq(self.act_we),
             acc.wr_addr.eq(self.wr_addr),
             # An input x is stored as the sum that requantizes to x.
@@ -202,17 +234,16 @@ class ProcessingElement(wiring.Component):
         lasts = [Signal(name=f"rd_last_{k}") for k in range(delay)]
         slots = [Signal.like(self.rd_slot, name=f"rd_slot_{k}") for k in range(delay)]
         enables = [Signal(name=f"rd_en_{k}") for k in range(delay)]
-        m.d.sync += [lasts[0].eq(self.rd_last), slots[0].eq(self.rd_slot),
-                     enables[0].eq(self.rd_en)]
+        m.d.sync += [lasts[0].eq(rq_last), slots[0].eq(rq_slot), enables[0].eq(rq_en)]
         for k in range(1, delay):
             m.d.sync += [lasts[k].eq(lasts[k - 1]), slots[k].eq(slots[k - 1]),
                          enables[k].eq(enables[k - 1])]
         shift = cfg.w_frac_bits
         rounded = Signal(signed(cfg.acc_bits + 1))
         m.d.sync += rounded.eq(acc.rd_data + ((1 << (shift - 1)) if shift else 0))
-        value = requantize_hw(m, rounded, shift=shift, out_bits=cfg.act_bits, relu=self.relu)
-        lane_ok = ~lasts[-1] | (self._lane < self.last_lanes)
-        is_bias = lasts[-1] & self.bias & (self.last_lanes == self._lane + 1)
+        value = requantize_hw(m, rounded, shift=shift, out_bits=cfg.act_bits, relu=relu)
+        lane_ok = ~lasts[-1] | (self._lane < last_lanes)
+        is_bias = lasts[-1] & bias & (last_lanes == self._lane + 1)
         group_val = Signal(signed(cfg.act_bits))
         with m.If(is_bias):
             m.d.comb += group_val.eq(1 << cfg.act_frac_bits)
@@ -290,37 +321,46 @@ class ProcessingElement(wiring.Component):
             d2_sel.eq(d1_sel),
         ]
 
-        # --- Decode stage (D).
+        # --- Decode stage (D): the entry selected from the word, registered.
         entry = Signal(cfg.entry_bits)
         if cfg.entries_per_word == 1:
             m.d.comb += entry.eq(word)
         else:
             m.d.comb += entry.eq(word.word_select(d2_sel, cfg.entry_bits))
-        v = entry[:cfg.index_bits]
-        z = entry[cfg.index_bits:]
+        e_valid, e_first = Signal(), Signal()
+        e_act = Signal(signed(cfg.act_bits))
+        e_entry = Signal(cfg.entry_bits)
+        m.d.sync += [e_valid.eq(d2_valid), e_first.eq(d2_first), e_act.eq(d2_act),
+                     e_entry.eq(entry)]
+
+        # --- Weight stage (E): the row, and the codebook lookup into the
+        # multiplier's input register.
+        v = e_entry[:cfg.index_bits]
+        z = e_entry[cfg.index_bits:]
         row_bits = _bits(cfg.act_depth) + 1
         row_reg = Signal(row_bits)
         row = Signal(row_bits)
-        m.d.comb += row.eq(Mux(d2_first, z, row_reg + z + 1))
-        with m.If(d2_valid):
+        m.d.comb += row.eq(Mux(e_first, z, row_reg + z + 1))
+        with m.If(e_valid):
             m.d.sync += row_reg.eq(row)
         m.submodules.decoder = decoder = self._decoder
         m.submodules.mult = mult = self._mult
         # The product must reach the accumulators one cycle after the row (R).
         assert mult.latency == 2 + self._decoder.latency
         m.d.comb += [
-            decoder.v.eq(v), decoder.slot.eq(self.cb_slot),
+            decoder.v.eq(v), decoder.slot.eq(cb_slot),
             decoder.wr_en.eq(self.cb_we), decoder.wr_addr.eq(self.wr_addr),
             decoder.wr_data.eq(self.wr_data),
-            mult.a.eq(decoder.w), mult.b.eq(d2_act),
+            mult.a.eq(decoder.w), mult.b.eq(e_act),
         ]
         r_valid = Signal()
         r_row = Signal(row_bits)
-        m.d.sync += [r_valid.eq(d2_valid), r_row.eq(row)]
+        m.d.sync += [r_valid.eq(e_valid), r_row.eq(row)]
 
         # --- Accumulate (R, M, A).
         m.d.comb += [acc.valid.eq(r_valid), acc.row.eq(r_row), acc.prod.eq(mult.p)]
-        busy = (ptr_read.busy | queue.r.valid | cur_valid | d1_valid | d2_valid | acc.busy)
+        busy = (ptr_read.busy | queue.r.valid | cur_valid | d1_valid | d2_valid | e_valid
+                | acc.busy)
         m.d.sync += self.busy.eq(busy)
 
         # --- Counters.

@@ -11,6 +11,7 @@ import enum
 import numpy as np
 
 from sw_model.eie_format import CODEBOOK_SIZE, EieLayer, check_fits, memory_layout
+from sw_model.eie_model import check_acts
 
 from .blocks import check_config
 from .pe import PeImage
@@ -166,11 +167,20 @@ class EieProgram:
         return cmds
 
     def input_commands(self, acts):
-        """Host commands that write the first layer's input activations."""
+        """Host commands that write the first layer's input activations.
+
+        ``acts`` holds exactly the first layer's ``n_inputs`` integers in the
+        signed ``act_bits`` range, as :func:`sw_model.eie_model.check_acts`
+        requires of the golden model. A float is a :class:`TypeError`; a value
+        out of range or a wrong count (one too many would wrap onto another
+        address) is a :class:`ValueError`: nothing reaches the array masked,
+        truncated or wrapped.
+        """
         cfg = self.config
+        acts = check_acts(acts, self.layers[0][0].n_inputs)
         mask = (1 << cfg.act_bits) - 1
         return [(Op.WRITE_ACT, j % cfg.n_pe, j // cfg.n_pe, int(a) & mask)
-                for j, a in enumerate(np.asarray(acts))]
+                for j, a in enumerate(acts)]
 
     def output_commands(self):
         """Host commands that read the last layer's outputs (one response each)."""

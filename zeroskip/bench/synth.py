@@ -35,6 +35,8 @@ from synth.flow import DoesNotFit, FlowError, MemoryMappingError, run_flow
 from synth.report import TABLE_COLUMNS
 from zeroskip.errors import UserError
 
+from .nm_tile import SYNTH_TILES
+
 __all__ = ["TITLE", "HELP", "BENCH_DENSITY", "add_arguments", "measure", "eie_efficiency",
            "nm_dense_macs_per_cycle", "configurations", "default_matrix", "tables"]
 
@@ -45,11 +47,13 @@ HELP = "resources and Fmax of the named configurations on the FPGA targets (take
 #: Weight density of the layer the EIE throughput column is quoted for.
 BENCH_DENSITY = 0.1
 
-#: The N:M tiles and MAC units and their dense baselines, in table order.
-NM_CONFIGS = ("nm-tile-2of4", "dense-tile", "nm-mac-2of4-g4", "dense-mac-g4")
+#: The N:M tiles and MAC units and their dense baselines, in table order: the
+#: tiles of ``zeroskip bench nm-tile``'s synthesis table, then the MAC pair.
+NM_CONFIGS = SYNTH_TILES + ("nm-mac-2of4-g4", "dense-mac-g4")
 
-#: Targets the N:M pairs run on by default.
-NM_TARGETS = ("ecp5-25f-6", "ecp5-85f-6")
+#: Targets the N:M pairs run on by default (those of ``zeroskip bench nm-tile
+#: --synth-targets`` in its document, so identical runs come from the cache).
+NM_TARGETS = ("ecp5-25f-6", "ecp5-25f-8", "ice40-up5k")
 
 
 def eie_efficiency(config, timing, *, density=BENCH_DENSITY, seed=0):
