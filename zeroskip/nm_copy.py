@@ -27,7 +27,7 @@ from .training import FINETUNE_EPOCHS
 
 __all__ = [
     "N", "M", "NM_UNITS", "NM_GROUPS", "NmCopy", "padded_width", "pad_columns", "nm_prune",
-    "nm_copy", "nm_golden", "tile_configs", "run_tiles",
+    "nm_finetune", "nm_copy", "nm_golden", "tile_configs", "run_tiles",
 ]
 
 #: The pattern: at most ``N`` nonzeros in every ``M`` consecutive inputs.
@@ -48,10 +48,21 @@ def pad_columns(a, width):
     return np.pad(a, ((0, 0), (0, width - a.shape[1])))
 
 
-def nm_prune(w, n=N, m=M):
-    """``w`` pruned to ``n:m`` along its inputs, as if zero-padded to a multiple of ``m``."""
+def nm_prune(w, n=N, m=M, *, block_rows=1):
+    """``w`` pruned to ``n:m`` along its inputs, as if zero-padded to a multiple of ``m``.
+
+    ``block_rows`` > 1 prunes vector-wise (:func:`sw_model.prune.prune_nm`).
+    """
     k = w.shape[1]
-    return prune_nm(pad_columns(w, padded_width(k, m)), n, m)[:, :k]
+    return prune_nm(pad_columns(w, padded_width(k, m)), n, m, block_rows=block_rows)[:, :k]
+
+
+def nm_finetune(weights, data, *, seed, epochs=FINETUNE_EPOCHS):
+    """``weights`` (no biases) fine-tuned on ``data`` with their zeros held; a new list."""
+    mlp = Mlp([np.array(w, dtype=np.float64) for w in weights],
+              masks=[np.asarray(w) != 0 for w in weights])
+    train(mlp, data, epochs=epochs, lr=2e-3, seed=seed)
+    return mlp.weights
 
 
 @dataclass(frozen=True)
@@ -80,9 +91,7 @@ def nm_copy(dense, *, finetune_data, seed, finetune_epochs=FINETUNE_EPOCHS):
     steps = [f"a copy of the network before pruning, pruned to {N}:{M} along every layer's "
              f"inputs"]
     if finetune_data is not None:
-        mlp = Mlp(weights, masks=[w != 0 for w in weights])
-        train(mlp, finetune_data, epochs=finetune_epochs, lr=2e-3, seed=seed)
-        weights = mlp.weights
+        weights = nm_finetune(weights, finetune_data, seed=seed, epochs=finetune_epochs)
         steps.append(f"the {N}:{M} copy fine-tuned on the digits training set for "
                      f"{finetune_epochs} epochs")
     else:

@@ -377,10 +377,23 @@ class EieArray(wiring.Component):
                 pe.start.eq(state == _State.START),
             ]
 
-        # --- Host commands.
-        cmd = self.cmd.payload
-        accept = self.cmd.valid & self.cmd.ready
-        m.d.comb += self.cmd.ready.eq(state == _State.IDLE)
+        # --- Host commands. A command is registered (cmd) before it is
+        # decoded, so no path runs from the host port into the central unit's
+        # decisions. A write leaves the array IDLE and the next command can
+        # follow in the next cycle; a read or a run leaves IDLE, and no
+        # command is taken in its cycle.
+        cmd = Signal.like(self.cmd.payload, name="cmd_q")
+        cmd_valid = Signal(name="cmd_q_valid")
+        accept = Signal()
+        leaves_idle = (cmd.op == Op.READ_ACT) | (cmd.op == Op.READ_COUNTER) | (cmd.op == Op.RUN)
+        m.d.comb += [
+            accept.eq(cmd_valid & (state == _State.IDLE)),
+            self.cmd.ready.eq((state == _State.IDLE) & ~(cmd_valid & leaves_idle)),
+        ]
+        with m.If(self.cmd.valid & self.cmd.ready):
+            m.d.sync += [cmd.eq(self.cmd.payload), cmd_valid.eq(1)]
+        with m.Elif(accept):
+            m.d.sync += cmd_valid.eq(0)
         for k, pe in enumerate(pes):
             mine = accept & (cmd.pe == k)
             m.d.comb += [
@@ -436,10 +449,16 @@ class EieArray(wiring.Component):
                                 cycles.eq(0),
                                 layer.eq(0),
                                 rd_relu.eq(0),
-                                last_layer.eq(cmd.data - 1),
+                                last_layer.eq(cmd.data[:cfg.max_layers.bit_length()] - 1),
                                 out_bank.eq(cmd.data[0]),
                             ]
-                            with m.If((cmd.data == 0) | (cmd.data > cfg.max_layers)):
+                            # 0 or more layers than the table holds: a short
+                            # compare on the low bits, an OR over the rest.
+                            n_bits = cfg.max_layers.bit_length()
+                            n_run = cmd.data[:n_bits]
+                            bad_count = ((cmd.data[n_bits:] != 0) | (n_run == 0)
+                                         | (n_run > cfg.max_layers))
+                            with m.If(bad_count):
                                 m.d.sync += [state.eq(_State.DONE), out_bank.eq(0),
                                              resp_data.eq(0)]
                             with m.Else():

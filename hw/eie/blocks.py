@@ -341,6 +341,12 @@ class Accumulators(wiring.Component):
         rd_bank_q = Signal()
         rd_flag = Signal()
         datas = []
+        # Each bank's read data goes straight into a register of its own (a
+        # block RAM's clock-to-out is most of a cycle; no logic may follow it
+        # before a register). A bank is read either by updates (while it is
+        # `dst`) or by group reads (while it is the source), never both in one
+        # layer, so one register per bank serves both.
+        bank_qs = []
         flags = []
         for k in range(2):
             m.submodules[f"bank_{k}"] = bank = memory.Memory(
@@ -363,6 +369,9 @@ class Accumulators(wiring.Component):
                 wp.en.eq(update | host),
             ]
             datas.append((rp.data, wp))
+            bank_q = Signal(signed(cfg.acc_bits), name=f"bank_q_{k}")
+            m.d.sync += bank_q.eq(rp.data)
+            bank_qs.append(bank_q)
             with m.If(self.clear & is_dst):
                 m.d.sync += flag.eq(0)
             with m.Elif(update):
@@ -371,20 +380,20 @@ class Accumulators(wiring.Component):
                 m.d.sync += flag.bit_select(self.wr_addr, 1).eq(1)
 
         # A row's valid flag, read in M (a flag set by the update in M's own
-        # cycle is covered by bypass1).
+        # cycle is covered by bypass1), registered as "use bank k's data".
         dst_flags = Mux(self.dst, flags[1], flags[0])
-        m.d.sync += a_flag.eq(dst_flags.bit_select(m_row, 1))
-        dst_data = Mux(self.dst, datas[1][0], datas[0][0])
-        # The memory's output register (an update's read data is used from it in A).
-        mem_q = Signal(signed(cfg.acc_bits))
-        m.d.sync += mem_q.eq(dst_data)
+        use_q = [Signal(name=f"use_q_{k}") for k in range(2)]
+        m.d.sync += [use.eq(dst_flags.bit_select(m_row, 1) & (self.dst == k))
+                     for k, use in enumerate(use_q)]
+        m.d.comb += a_flag.eq(use_q[0] | use_q[1])
         base = Signal(signed(cfg.acc_bits))
         with m.If(bypass1):
             m.d.comb += base.eq(last_sum)
         with m.Elif(bypass2):
             m.d.comb += base.eq(last2_sum)
-        with m.Elif(a_flag):
-            m.d.comb += base.eq(mem_q)
+        with m.Else():
+            m.d.comb += base.eq((bank_qs[0] & use_q[0].replicate(cfg.acc_bits))
+                                | (bank_qs[1] & use_q[1].replicate(cfg.acc_bits)))
         total = Signal(signed(cfg.acc_bits))
         m.d.comb += total.eq(base + a_prod)
         m.d.sync += [
@@ -394,11 +403,15 @@ class Accumulators(wiring.Component):
         for k, (_, wp) in enumerate(datas):
             m.d.comb += wp.data.eq(Mux(a_valid & (self.dst == k), total, self.wr_data))
 
-        # Group reads: flag read with the memory, both registered.
+        # Group reads: the flag is read while the memory is (t+1) and
+        # registered with the bank's data (t+2); rd_data selects from the
+        # registers.
+        rd_use = [Signal(name=f"rd_use_{k}") for k in range(2)]
         m.d.sync += [rd_addr_q.eq(self.rd_addr), rd_bank_q.eq(self.rd_bank)]
         src_flags = Mux(rd_bank_q, flags[1], flags[0])
-        src_data = Mux(rd_bank_q, datas[1][0], datas[0][0])
         m.d.comb += rd_flag.eq(src_flags.bit_select(rd_addr_q, 1))
-        m.d.sync += self.rd_data.eq(Mux(rd_flag, src_data, 0))
+        m.d.sync += [use.eq(rd_flag & (rd_bank_q == k)) for k, use in enumerate(rd_use)]
+        m.d.comb += self.rd_data.eq((bank_qs[0] & rd_use[0].replicate(cfg.acc_bits))
+                                    | (bank_qs[1] & rd_use[1].replicate(cfg.acc_bits)))
         m.d.comb += self.busy.eq(self.valid | m_valid | a_valid)
         return m

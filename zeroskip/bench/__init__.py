@@ -21,6 +21,7 @@ BENCHMARKS = {
     "eie-cycles": "zeroskip.bench.eie_cycles",
     "eie-rtl": "zeroskip.bench.eie_rtl",
     "nm-tile": "zeroskip.bench.nm_tile",
+    "nm-accuracy": "zeroskip.bench.nm_accuracy",
     "synth": "zeroskip.bench.synth",
 }
 
