@@ -62,7 +62,8 @@ class ProcessingElement(wiring.Component):
 
         r     ``rd_en``, ``rd_bank``, ``rd_addr`` ... registered in the PE
         r+1   accumulator bank ``rd_bank`` read at ``rd_addr``
-        r+3   the row's sum (0 if not written this layer), registered
+        r+3   the row's sum (0 if not written this layer), from the bank's
+              output register
         r+4   + rounding constant, registered
         r+4   shift, saturate, ReLU; lane mask and bias constant -> group buffer
         r+5   ``g_val``, ``g_nz`` registered (the nonzero bit goes to the LNZD)
