@@ -113,10 +113,16 @@ def test_baked_program_runs(build_root):
 
 
 @pytest.mark.verilator
-def test_eie_verilator_lint(build_root):
-    """``verilator --lint-only -Wall`` is clean apart from the runner's named waivers."""
-    design = Design(name="eie-lint", top=EieArray(config=small_config(4, 2)))
-    v_path, _ = design.write(build_root / "eie" / "lint")
+@pytest.mark.parametrize("max_layers", [1, 4, 7])
+def test_eie_verilator_lint(build_root, max_layers):
+    """``verilator --lint-only -Wall`` is clean apart from the runner's named waivers.
+
+    ``max_layers`` 1 and 7 fill their bit fields (a comparison with the
+    largest value would be constant, which Verilator stops on).
+    """
+    design = Design(name="eie-lint",
+                    top=EieArray(config=small_config(4, 2, max_layers=max_layers)))
+    v_path, _ = design.write(build_root / "eie" / f"lint{max_layers}")
     result = subprocess.run(
         [require_verilator(), "--lint-only", "-Wall", *VERILATOR_WAIVERS,
          "--top-module", design.toplevel, str(v_path)],

@@ -456,8 +456,9 @@ class EieArray(wiring.Component):
                             # compare on the low bits, an OR over the rest.
                             n_bits = cfg.max_layers.bit_length()
                             n_run = cmd.data[:n_bits]
-                            bad_count = ((cmd.data[n_bits:] != 0) | (n_run == 0)
-                                         | (n_run > cfg.max_layers))
+                            bad_count = (cmd.data[n_bits:] != 0) | (n_run == 0)
+                            if cfg.max_layers < (1 << n_bits) - 1:
+                                bad_count |= n_run > cfg.max_layers
                             with m.If(bad_count):
                                 m.d.sync += [state.eq(_State.DONE), out_bank.eq(0),
                                              resp_data.eq(0)]
