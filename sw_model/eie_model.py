@@ -24,6 +24,7 @@ accumulator before requantization.
 
 import numpy as np
 
+from .config import EieConfig
 from .eie_format import EieLayer
 from .fixed import (
     ACT_BITS,
@@ -148,6 +149,8 @@ def eie_chain(layers_relus, acts, *, config):
     vectors). Whether the layers fit the configuration's memories is a separate
     question: see :func:`sw_model.eie_format.check_fits`.
     """
+    if not isinstance(config, EieConfig):
+        raise TypeError(f"config must be an EieConfig, not {config!r}")
     layers_relus = list(layers_relus)
     if not layers_relus:
         raise ValueError("layers_relus must hold at least one (EieLayer, relu) pair")

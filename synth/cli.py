@@ -14,6 +14,7 @@ failure.
 """
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -39,8 +40,8 @@ def _positive_float(text):
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be a number of MHz, not {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive, not {text!r}")
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a finite positive number, not {text!r}")
     return value
 
 

@@ -23,6 +23,7 @@ import functools
 import hashlib
 import importlib.metadata
 import json
+import math
 import re
 import shutil
 import subprocess
@@ -506,7 +507,7 @@ def run_flow(design, *, device, out_dir, seeds=(1,), freq=None, pack=True,
     if router not in (None, "router1", "router2"):
         raise ValueError(f"router must be 'router1' or 'router2', not {router!r}")
     freq = device.default_freq if freq is None else freq
-    if not isinstance(freq, int | float) or freq <= 0:
+    if isinstance(freq, bool) or not isinstance(freq, int | float) or not 0 < freq < math.inf:
         raise ValueError(f"freq must be a positive number of MHz, not {freq!r}")
     family = getattr(design, "family", None)
     if family not in (None, device.family):

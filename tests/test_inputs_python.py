@@ -17,6 +17,7 @@ from sw_model.codebook import kmeans_1d, share_weights
 from sw_model.config import EieConfig, EieTiming
 from sw_model.eie_cycles import chain_cycles, column_acts, layer_cycles
 from sw_model.eie_format import EieLayer, check_fits, encode, memory_layout
+from sw_model.eie_model import eie_chain
 from sw_model.fixed import (
     check_int_array,
     from_fixed,
@@ -284,6 +285,7 @@ def test_negative_latency_never_reaches_the_cycle_model():
     lambda layer: column_acts(layer, np.array([1, 2, 3]), config=None),
     lambda layer: memory_layout([layer], None),
     lambda layer: check_fits([layer], None),
+    lambda layer: eie_chain([(layer, False)], np.array([1, 2, 3]), config=None),
 ])
 def test_config_none_is_a_type_error(call):
     with pytest.raises(TypeError, match=r"^config must be an EieConfig, not None$"):

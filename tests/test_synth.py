@@ -379,8 +379,10 @@ def test_run_flow_rejects_bad_arguments(tmp_path):
     with pytest.raises(ValueError, match=r"^seeds must be a non-empty list of non-negative "
                                          r"integers, not \(\)$"):
         run_flow(design, device=device, out_dir=tmp_path, seeds=())
-    with pytest.raises(ValueError, match=r"^freq must be a positive number of MHz, not 0$"):
-        run_flow(design, device=device, out_dir=tmp_path, freq=0)
+    for freq in (0, float("nan"), float("inf"), True):
+        with pytest.raises(ValueError, match=rf"^freq must be a positive number of MHz, "
+                                             rf"not {freq!r}$"):
+            run_flow(design, device=device, out_dir=tmp_path, freq=freq)
     with pytest.raises(TypeError, match=r"^device must be a synth.devices.Device, "
                                         r"not 'ecp5-25f-6'$"):
         run_flow(design, device="ecp5-25f-6", out_dir=tmp_path)
@@ -688,7 +690,12 @@ def test_cli_one_line_usage_errors(zeroskip_synth, capsys):
                                        "required (or --list-targets)\n")
     assert zeroskip_synth("--config", "eie-1pe", "--target", "ecp5-25f-6", "--seeds", "0") == 2
     assert capsys.readouterr().err == "zeroskip synth: error: --seeds must be at least 1, not 0\n"
-    for argv, message in [(["--freq", "-3"], "argument --freq: must be positive, not '-3'"),
+    for argv, message in [(["--freq", "-3"], "argument --freq: must be a finite positive "
+                                             "number, not '-3'"),
+                          (["--freq", "nan"], "argument --freq: must be a finite positive "
+                                              "number, not 'nan'"),
+                          (["--freq", "inf"], "argument --freq: must be a finite positive "
+                                              "number, not 'inf'"),
                           (["--cache", "x", "--no-cache"],
                            "argument --no-cache: not allowed with argument --cache")]:
         with pytest.raises(SystemExit) as info:
