@@ -10,7 +10,12 @@ from amaranth.hdl import ClockSignal, Const, Instance, Module, Shape, Signal, si
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["FAMILIES", "Multiplier"]
+__all__ = ["FAMILIES", "KEEP", "Multiplier"]
+
+#: Attributes of a register that is one of several copies of the same value
+#: (a fan-out copy near its loads): the synthesis flow keeps each copy as a
+#: flip-flop of its own instead of letting yosys merge them (docs/synth.md).
+KEEP = {"keep": 1}
 
 #: Families with a primitive version (``None``, the generic version, is always allowed).
 FAMILIES = ("ecp5",)

@@ -44,7 +44,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .config import EieConfig
-from .fixed import W_BITS, check_int, check_int_array
+from .fixed import W_BITS, check_int, check_int_array, is_real_dtype
 from .prune import check_weights
 
 __all__ = [
@@ -390,8 +390,7 @@ def append_bias_column(w, b):
     """
     w = check_weights(w)
     arr = np.asarray(b)
-    if arr.dtype == np.bool_ or not (np.issubdtype(arr.dtype, np.integer)
-                                     or np.issubdtype(arr.dtype, np.floating)):
+    if not is_real_dtype(arr.dtype):
         raise TypeError(f"b must be a real-valued array, not an array of dtype {arr.dtype}")
     if arr.shape != (w.shape[0],):
         raise ValueError(f"b must have shape ({w.shape[0]},), one bias per output of w, "

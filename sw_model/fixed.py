@@ -31,6 +31,7 @@ __all__ = [
     "int_range",
     "check_int",
     "check_int_array",
+    "is_real_dtype",
     "wrap",
     "saturate",
     "round_shift_right",
@@ -63,6 +64,12 @@ def int_range(bits, *, signed=True):
     if signed:
         return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
     return 0, (1 << bits) - 1
+
+
+def is_real_dtype(dtype):
+    """Whether ``dtype`` holds real numbers: integers or floats (not booleans)."""
+    return dtype != np.bool_ and (np.issubdtype(dtype, np.integer)
+                                  or np.issubdtype(dtype, np.floating))
 
 
 def check_int(name, value, *, lo=None, hi=None):

@@ -25,7 +25,7 @@ import math
 
 import numpy as np
 
-from .fixed import check_int
+from .fixed import check_int, is_real_dtype
 
 __all__ = ["check_weights", "density", "prune_magnitude", "prune_nm", "prune_balanced"]
 
@@ -33,8 +33,7 @@ __all__ = ["check_weights", "density", "prune_magnitude", "prune_nm", "prune_bal
 def check_weights(w):
     """Validate a real-valued 2-D weight matrix; return it as ``float64``."""
     arr = np.asarray(w)
-    if arr.dtype == np.bool_ or not (np.issubdtype(arr.dtype, np.integer)
-                                     or np.issubdtype(arr.dtype, np.floating)):
+    if not is_real_dtype(arr.dtype):
         raise TypeError(f"w must be a real-valued array, not an array of dtype {arr.dtype}")
     if arr.ndim != 2:
         raise ValueError(f"w must be a 2-D matrix, not shape {arr.shape}")

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from sw_model.eie_format import append_bias_column
+from sw_model.fixed import is_real_dtype
 
 from .errors import UserError
 
@@ -157,8 +158,7 @@ def _matrix(archive, name, path, previous):
 
 def _bias(archive, name, path, w):
     b = load_array(archive, name, path)
-    if b.dtype == np.bool_ or not (np.issubdtype(b.dtype, np.floating)
-                                   or np.issubdtype(b.dtype, np.integer)):
+    if not is_real_dtype(b.dtype):
         raise UserError(f"array {name!r} in {str(path)!r} must hold numbers, not dtype {b.dtype}")
     if b.shape != (w.shape[0],):
         raise UserError(f"array {name!r} in {str(path)!r} must be a vector of one bias per "

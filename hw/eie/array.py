@@ -8,12 +8,12 @@ from amaranth.lib.wiring import In, Out
 
 from sw_model.config import EieTiming
 
+from ..primitives import KEEP
 from .blocks import _bits, bcast_layout, check_config
 from .pe import (
     COUNTER_BITS,
     GROUP_SLOTS,
     HOST_DATA_BITS,
-    KEEP,
     ProcessingElement,
     pe_addr_bits,
 )

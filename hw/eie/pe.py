@@ -4,7 +4,7 @@ from amaranth.hdl import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..primitives import Multiplier
+from ..primitives import KEEP, Multiplier
 from .blocks import (
     Accumulators,
     ActQueue,
@@ -16,10 +16,6 @@ from .blocks import (
     item_layout,
     requantize_hw,
 )
-
-#: Attributes of a register that is one of several copies of the same value:
-#: the synthesis flow keeps each copy as a flip-flop of its own.
-KEEP = {"keep": 1}
 
 __all__ = ["ProcessingElement", "PeImage", "pe_addr_bits", "GROUP_SLOTS",
            "COUNTER_BITS", "HOST_DATA_BITS"]
