@@ -1,5 +1,11 @@
 """``zeroskip compile WEIGHTS --out DIR``: your network as a compressed model and its Verilog.
 
+``WEIGHTS`` is an ``.npz`` (:mod:`zeroskip.weights`), an ONNX graph
+(``--onnx-nodes`` selects its fully connected part) or a safetensors state
+dict (``--layers`` names its layers in order), read by
+:func:`zeroskip.importers.load_network`; ``--data`` gives test data to a
+network whose file has none.
+
 The steps, each reported:
 
 1. prune the weights to ``--density`` by magnitude, in one step, or in steps
@@ -8,8 +14,8 @@ The steps, each reported:
    (``--pe``, ``--queue-depth``), share the weights through a 16-entry
    codebook per layer quantized to that configuration's format, encode them,
    and write the array with the layers baked into its memories;
-3. with test data (``x``, ``y`` in the file, or the digits set for a network
-   with 64 inputs), measure the float and quantized accuracies and predict the
+3. with test data (``x``, ``y`` in the file or in ``--data``, or the digits
+   set for a network with 64 inputs), measure the float and quantized accuracies and predict the
    cycles per inference with the cycle model.
 
 A layer's biases (``b<i>`` in the file) are one more column of its matrix,
@@ -33,6 +39,7 @@ from sw_model.fixed import from_fixed, int_range, to_fixed
 
 from .compression import check_network_fits, compress, write_compiled
 from .errors import EXIT_OK
+from .importers import load_network
 from .options import (
     MAX_PE,
     MAX_QUEUE_DEPTH,
@@ -56,7 +63,7 @@ from .training import (
     one_blas_thread,
     prune_network,
 )
-from .weights import bias_text, dims, layer_sizes, load_weights
+from .weights import bias_text, dims, layer_sizes
 
 __all__ = [
     "HELP", "add_arguments", "run", "EvalSet", "evaluation_set", "compile_network",
@@ -68,15 +75,31 @@ _PLOT_TITLES = {"pe_load": "work per PE, every layer",
                 "accuracy_density": "accuracy along the pruning schedule",
                 "cycles": "cycles per inference"}
 
-HELP = "compile your weights (.npz) into a pruned, shared, encoded model and its Verilog"
+HELP = ("compile your weights (.npz, .onnx, .safetensors) into a pruned, shared, encoded "
+        "model and its Verilog")
 
 
 def add_arguments(parser):
     """The options of ``zeroskip compile``."""
     parser.add_argument("weights", metavar="WEIGHTS",
-                        help=".npz with w0, w1, ... (float matrices, outputs x inputs), "
-                             "optional biases b0, b1, ... (one per output) and optional test "
-                             "data x (vectors x inputs) and labels y")
+                        help="the network, by suffix: .npz with w0, w1, ... (float matrices, "
+                             "outputs x inputs), optional biases b0, b1, ... (one per output) "
+                             "and optional test data x (vectors x inputs) and labels y; .onnx "
+                             "(Gemm or MatMul layers, Add biases, Relu between layers); "
+                             ".safetensors (a PyTorch state dict: <layer>.weight [out, in], "
+                             "<layer>.bias); see docs/import.md")
+    parser.add_argument("--onnx-nodes", metavar="NODES",
+                        help="the nodes of an .onnx graph to compile: FIRST:LAST (every node "
+                             "from FIRST to LAST in graph order) or a comma-separated list "
+                             "(default: the whole graph)")
+    parser.add_argument("--layers", metavar="NAMES",
+                        help="the layers of a .safetensors file to compile, in order, as "
+                             "comma-separated prefixes (fc1,fc2,fc3 for fc1.weight, "
+                             "fc1.bias, ...); other tensors are left out (default: every "
+                             "<layer>.weight, in natural order of the names)")
+    parser.add_argument("--data", metavar="FILE",
+                        help=".npz of test inputs x (vectors x inputs) and optional integer "
+                             "labels y, for a network whose file has none")
     parser.add_argument("--out", required=True, metavar="DIR",
                         help="folder for the Verilog, side-car, model, report and plots")
     add_array_arguments(parser)
@@ -97,7 +120,7 @@ def evaluation_set(network, data):
     """The network's own test data, else the digits test set if it fits, else ``None``."""
     if network.x is not None:
         what = "x and labels y" if network.y is not None else "x, without labels"
-        return EvalSet(network.x, network.y, f"the weights file's test data {what}", False)
+        return EvalSet(network.x, network.y, f"{network.data_source} {what}", False)
     sizes = layer_sizes(network.weights, network.bias)
     if data is not None and sizes[0] == DIGITS_INPUTS:
         labels = data.y_test if sizes[-1] == DIGITS_CLASSES else None
@@ -221,7 +244,8 @@ def run(args):
     density = check_density(args.density)
     check_int_option("--seed", args.seed, 0, MAX_SEED)
     out = check_out("--out", args.out)
-    network = load_weights(args.weights)
+    network = load_network(args.weights, onnx_nodes=args.onnx_nodes, layers=args.layers,
+                           data=args.data)
     check_network_fits(network.weights, n_pe=n_pe, queue_depth=queue_depth,
                        source=f"weights file {str(args.weights)!r}")
     if args.finetune:

@@ -13,6 +13,11 @@ the last, whose activation is the constant 1.0
 (:func:`sw_model.eie_format.append_bias_column`). From here on a network is
 those matrices and one flag per layer saying whether its last column is a
 bias; pruning, weight sharing and encoding treat the bias column as a column.
+
+Test data may also come from a file of their own (``zeroskip compile --data``,
+:func:`load_test_data`): ``x`` and optionally ``y``, checked the same way.
+ONNX and safetensors networks are read by :mod:`zeroskip.importers` into the
+same :class:`Network`.
 """
 
 import zipfile
@@ -28,7 +33,7 @@ from sw_model.fixed import is_real_dtype
 from .errors import UserError
 
 __all__ = ["Network", "load_npz", "load_array", "unreadable_file", "load_weights",
-           "layer_sizes", "bias_text", "dims"]
+           "load_test_data", "layer_sizes", "bias_text", "dims"]
 
 
 @dataclass(frozen=True)
@@ -39,7 +44,8 @@ class Network:
     ``(outputs, inputs + 1)`` with the bias column last for a layer with a
     bias; ``x``, ``y``: test inputs and labels (either may be ``None``);
     ``source``: where the network came from, in words; ``bias``: one ``bool``
-    per layer, whether it has a bias.
+    per layer, whether it has a bias; ``data_source``: where ``x`` and ``y``
+    came from, in words.
     """
 
     weights: tuple
@@ -47,6 +53,7 @@ class Network:
     y: np.ndarray | None
     source: str
     bias: tuple
+    data_source: str = "the weights file's test data"
 
 
 def layer_sizes(weights, bias=None):
@@ -202,22 +209,49 @@ def _network(archive, path):
                for i, (w, flag) in enumerate(zip(weights, bias, strict=True))]
     x = y = None
     if "x" in names:
-        x = load_array(archive, "x", path)
-        # Numeric means real: complex numbers would lose their imaginary part.
-        if (x.ndim != 2 or x.shape[1] != n_inputs or x.shape[0] == 0
-                or x.dtype.kind not in "iuf"):
-            raise UserError(f"array 'x' in {str(path)!r} must be numeric with shape (vectors, "
-                            f"{n_inputs}), not {x.dtype} {x.shape}")
-        x = x.astype(np.float64)
-        if not np.all(np.isfinite(x)):
-            raise UserError(f"array 'x' in {str(path)!r} holds non-finite values")
-    if "y" in names:
-        if x is None:
-            raise UserError(f"array 'y' (labels) in {str(path)!r} needs the inputs 'x' as well")
+        x, y = _test_data(archive, path, n_inputs)
+    elif "y" in names:
+        raise UserError(f"array 'y' (labels) in {str(path)!r} needs the inputs 'x' as well")
+    return Network(weights=tuple(weights), x=x, y=y, source=f"user weights from {path}",
+                   bias=bias)
+
+
+def _test_data(archive, path, n_inputs):
+    """``x`` and ``y`` (or ``None``) of an archive holding ``x``, checked for ``n_inputs``."""
+    x = load_array(archive, "x", path)
+    # Numeric means real: complex numbers would lose their imaginary part.
+    if x.ndim != 2 or x.shape[1] != n_inputs or x.shape[0] == 0 or x.dtype.kind not in "iuf":
+        raise UserError(f"array 'x' in {str(path)!r} must be numeric with shape (vectors, "
+                        f"{n_inputs}), not {x.dtype} {x.shape}")
+    x = x.astype(np.float64)
+    if not np.all(np.isfinite(x)):
+        raise UserError(f"array 'x' in {str(path)!r} holds non-finite values")
+    y = None
+    if "y" in archive.files:
         y = load_array(archive, "y", path)
         if y.shape != (x.shape[0],) or not np.issubdtype(y.dtype, np.integer):
             raise UserError(f"array 'y' in {str(path)!r} must be integer labels of shape "
                             f"({x.shape[0]},), not {y.dtype} {y.shape}")
         y = y.astype(np.int64)
-    return Network(weights=tuple(weights), x=x, y=y, source=f"user weights from {path}",
-                   bias=bias)
+    return x, y
+
+
+def load_test_data(path, n_inputs):
+    """Test inputs ``x`` and labels ``y`` (or ``None``) from the ``.npz`` ``path``.
+
+    The file holds ``x`` (``(vectors, n_inputs)``, numbers) and optionally
+    ``y`` (one integer label per vector), nothing else; ``n_inputs`` is the
+    network's. Every problem is a :class:`UserError` naming the file and the array.
+    """
+    path = Path(path)
+    with load_npz(path, "data file") as archive:
+        names = set(archive.files)
+        if "x" not in names:
+            found = ", ".join(sorted(names)) or "nothing"
+            raise UserError(f"data file {str(path)!r} has no array 'x' (test inputs, shape "
+                            f"(vectors, {n_inputs})); found {found}")
+        unknown = sorted(names - {"x", "y"})
+        if unknown:
+            raise UserError(f"data file {str(path)!r} has unexpected arrays: {', '.join(unknown)} "
+                            f"(expected x and optionally y)")
+        return _test_data(archive, path, n_inputs)
