@@ -6,11 +6,11 @@ tool and every simulator understands, and every family version has exactly the
 same cycle behaviour, so the simulations of the generic version hold for all.
 """
 
-from amaranth.hdl import ClockSignal, Const, Instance, Module, Shape, Signal, signed
-from amaranth.lib import wiring
+from amaranth.hdl import Cat, ClockSignal, Const, Instance, Module, Shape, Signal, signed
+from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["FAMILIES", "KEEP", "Multiplier"]
+__all__ = ["FAMILIES", "KEEP", "Multiplier", "BlockRam"]
 
 #: Attributes of a register that is one of several copies of the same value
 #: (a fan-out copy near its loads): the synthesis flow keeps each copy as a
@@ -149,4 +149,219 @@ class Multiplier(wiring.Component):
             p_CAS_MATCH_REG="FALSE", p_SOURCEB_MODE="B_SHIFT", p_MULT_BYPASS="DISABLED",
             p_RESETMODE="SYNC",
             **ports,
+        )
+
+
+#: ECP5 ``DP16KD`` geometries the :class:`BlockRam` uses: (data bits, words).
+#: 18 bits is one true port each way (port A writes, port B reads); 36 bits is
+#: the pseudo dual-port mode (``PDPW16KD``): A and B together carry one word.
+_DP16KD_MODES = ((18, 1024), (36, 512))
+#: Bits of one ``INITVAL_xx`` parameter: 16 rows of 18 data bits in 20-bit slots.
+_DP16KD_INIT_ROWS = 16
+_DP16KD_INIT_SLOT = 20
+
+
+def _dp16kd_mode(width, depth):
+    """The ``DP16KD`` mode that builds a ``width`` x ``depth`` memory from the fewest blocks.
+
+    Returns ``(bits, words, columns, banks)``; a tie goes to the mode with fewer
+    banks (no multiplexer after the output registers).
+    """
+    def cost(mode):
+        bits, words = mode
+        columns, banks = -(-width // bits), -(-depth // words)
+        return (columns * banks, banks)
+    bits, words = min(_DP16KD_MODES, key=cost)
+    return bits, words, -(-width // bits), -(-depth // words)
+
+
+class BlockRam(wiring.Component):
+    """A simple dual-port block RAM whose read data leaves through an output register.
+
+    One write port and one read port on the ``sync`` clock::
+
+        c     w_en, w_addr, w_data: the word is written at the end of the cycle
+        c     r_en, r_addr: the read (the RAM's own read register loads when r_en)
+        c+2   r_data: the word, from the output register (``latency`` = 2)
+
+    The output register loads every cycle, so ``r_data`` in ``c + 2`` is what
+    the read register held in ``c + 1``: a read with ``r_en`` low repeats the
+    previous one. A read of the address written in the same cycle returns
+    either word (the design must not depend on which); ``r_addr`` at or past
+    ``depth`` reads an unspecified word.
+
+    ``family="ecp5"`` instantiates ``DP16KD`` blocks with their output register
+    (``REGMODE = "OUTREG"``), which yosys does not infer: the block's long
+    clock-to-output delay then ends inside the block, and ``r_data`` leaves a
+    register. Wide memories take blocks side by side; deep ones take banks,
+    whose outputs a multiplexer selects after the output registers with the
+    read address delayed alongside. ``family=None`` is an Amaranth
+    :class:`~amaranth.lib.memory.Memory` and a register: what simulation uses
+    and what any other target gets.
+
+    Parameters
+    ----------
+    width : int
+        Bits of a word.
+    depth : int
+        Words.
+    init : iterable of int
+        Initial words (the rest are 0).
+    family : str or None
+        ``None`` (generic) or a member of :data:`FAMILIES`.
+    """
+
+    def __init__(self, *, width, depth, init=(), family=None):
+        for name, value in (("width", width), ("depth", depth)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, not {value!r}")
+        if family is not None and family not in FAMILIES:
+            raise ValueError(f"family must be None or one of {', '.join(map(repr, FAMILIES))}, "
+                             f"not {family!r}")
+        init = [int(x) for x in init]
+        if len(init) > depth:
+            raise ValueError(f"init has {len(init)} words, more than the depth {depth}")
+        for k, word in enumerate(init):
+            if not 0 <= word < 1 << width:
+                raise ValueError(f"init word {k} is {word}, not a {width}-bit unsigned value")
+        self._width = width
+        self._depth = depth
+        self._init = init
+        self._family = family
+        addr_bits = max(1, (depth - 1).bit_length())
+        super().__init__({
+            "w_en": In(1),
+            "w_addr": In(addr_bits),
+            "w_data": In(width),
+            "r_en": In(1, init=1),
+            "r_addr": In(addr_bits),
+            "r_data": Out(width),
+        })
+
+    @property
+    def family(self):
+        """The FPGA family this memory is built for (``None``: generic)."""
+        return self._family
+
+    @property
+    def latency(self):
+        """Cycles from a read address to its word on ``r_data`` (2)."""
+        return 2
+
+    @property
+    def blocks(self):
+        """Block RAMs the family version uses (0 for the generic version)."""
+        if self._family != "ecp5":
+            return 0
+        _, _, columns, banks = _dp16kd_mode(self._width, self._depth)
+        return columns * banks
+
+    def elaborate(self, platform):
+        m = Module()
+        if self._family == "ecp5":
+            self._elaborate_ecp5(m)
+            return m
+        # No read needs a defined result when it meets a write to the same
+        # word (the contract above), so yosys builds no logic for that case.
+        m.submodules.storage = mem = memory.Memory(shape=self._width, depth=self._depth,
+                                                   init=self._init, attrs={"no_rw_check": 1})
+        wp = mem.write_port()
+        rp = mem.read_port()
+        m.d.comb += [
+            wp.en.eq(self.w_en), wp.addr.eq(self.w_addr), wp.data.eq(self.w_data),
+            rp.en.eq(self.r_en), rp.addr.eq(self.r_addr),
+        ]
+        out = Signal(self._width, name="out_reg")
+        m.d.sync += out.eq(rp.data)
+        m.d.comb += self.r_data.eq(out)
+        return m
+
+    def _elaborate_ecp5(self, m):
+        bits, words, columns, banks = _dp16kd_mode(self._width, self._depth)
+        row_bits = (words - 1).bit_length()
+        # The bank select travels with the read: registered with the read
+        # register (r_en) and again with the output register.
+        bank_bits = max(1, (banks - 1).bit_length())
+        bank_r = Signal(bank_bits, name="bank_r")
+        bank_q = Signal(bank_bits, name="bank_q")
+        r_bank = self.r_addr[row_bits:] if banks > 1 else Const(0, 1)
+        w_bank = self.w_addr[row_bits:] if banks > 1 else Const(0, 1)
+        with m.If(self.r_en):
+            m.d.sync += bank_r.eq(r_bank)
+        m.d.sync += bank_q.eq(bank_r)
+        padded = columns * bits
+        bank_data = []
+        for b in range(banks):
+            w_data = Signal(padded)
+            r_data = Signal(padded, name=f"bank_{b}_data")
+            m.d.comb += w_data.eq(self.w_data)
+            for c in range(columns):
+                lo = c * bits
+                words_init = [(self._init[a] >> lo) & ((1 << bits) - 1) if a < len(self._init)
+                              else 0 for a in range(b * words, (b + 1) * words)]
+                m.submodules[f"ram_{b}_{c}"] = self._dp16kd(
+                    bits=bits, row_bits=row_bits, init=words_init,
+                    w_en=self.w_en & (w_bank == b), w_addr=self.w_addr[:row_bits],
+                    w_data=w_data[lo:lo + bits], r_en=self.r_en,
+                    r_addr=self.r_addr[:row_bits], r_data=r_data[lo:lo + bits])
+            bank_data.append(r_data)
+        if banks == 1:
+            m.d.comb += self.r_data.eq(bank_data[0])
+        else:
+            with m.Switch(bank_q):
+                for b, data in enumerate(bank_data):
+                    with m.Case(b):
+                        m.d.comb += self.r_data.eq(data)
+
+    @staticmethod
+    def _dp16kd(*, bits, row_bits, init, w_en, w_addr, w_data, r_en, r_addr, r_data):
+        # Port A writes, port B reads through its output register. In the
+        # 36-bit (pseudo dual-port) mode the word's low half is on the A data
+        # pins and its high half on the B pins, its address on AD[13:5] with
+        # the four byte enables on ADA[3:0]; in the 18-bit mode the address is
+        # on AD[13:4] and the two byte enables on ADA[1:0].
+        wide = bits == 36
+        low = 5 if wide else 4
+        ad_a = Cat(Const(0, low), w_addr, Const(0, 14))[:14]
+        ad_b = Cat(Const(0, low), r_addr, Const(0, 14))[:14]
+        be = w_en.replicate(4) if wide else Cat(Const(1, 1), Const(1, 1))
+        ports = {
+            "i_CLKA": ClockSignal("sync"), "i_CLKB": ClockSignal("sync"),
+            "i_CEA": w_en, "i_OCEA": Const(1, 1), "i_RSTA": Const(0, 1),
+            "i_WEA": Const(1, 1) if wide else w_en,
+            "i_CEB": r_en, "i_OCEB": Const(1, 1), "i_RSTB": Const(0, 1),
+            "i_WEB": Const(0, 1),
+        }
+        for k in range(3):
+            ports[f"i_CSA{k}"] = Const(0, 1)
+            ports[f"i_CSB{k}"] = Const(0, 1)
+        for k in range(14):
+            ports[f"i_ADA{k}"] = be[k] if k < len(be) else ad_a[k]
+            ports[f"i_ADB{k}"] = ad_b[k]
+        for k in range(18):
+            ports[f"i_DIA{k}"] = w_data[k]
+            ports[f"i_DIB{k}"] = w_data[18 + k] if wide else Const(0, 1)
+            # In the 18-bit mode port A's read data is unused.
+            ports[f"o_DOA{k}"] = r_data[k] if wide else Signal(name=f"unused_doa_{k}")
+            ports[f"o_DOB{k}"] = r_data[18 + k] if wide else r_data[k]
+        # INITVAL_xx holds rows 16 xx .. 16 xx + 15 of the block seen as 1024 x 18
+        # (a 36-bit word is two rows, its low half first), 18 bits in 20-bit slots.
+        rows = []
+        for word in init:
+            rows += [word & 0x3FFFF, word >> 18] if wide else [word]
+        params = {}
+        for k in range(len(rows) // _DP16KD_INIT_ROWS):
+            chunk = rows[k * _DP16KD_INIT_ROWS:(k + 1) * _DP16KD_INIT_ROWS]
+            value = sum(row << (i * _DP16KD_INIT_SLOT) for i, row in enumerate(chunk))
+            if value:
+                params[f"p_INITVAL_{k:02X}"] = Const(value, _DP16KD_INIT_ROWS * _DP16KD_INIT_SLOT)
+        return Instance(
+            "DP16KD",
+            p_DATA_WIDTH_A=bits, p_DATA_WIDTH_B=bits,
+            p_REGMODE_A="OUTREG" if wide else "NOREG", p_REGMODE_B="OUTREG",
+            p_RESETMODE="SYNC", p_ASYNC_RESET_RELEASE="SYNC",
+            p_CSDECODE_A="0b000", p_CSDECODE_B="0b000",
+            p_WRITEMODE_A="NORMAL", p_WRITEMODE_B="NORMAL",
+            p_GSR="DISABLED",
+            **params, **ports,
         )

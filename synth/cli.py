@@ -76,8 +76,10 @@ def add_arguments(parser):
     parser.add_argument("--single-step", action="store_true",
                         help="gate the design's clock enable with the wrapper's latch pulse")
     parser.add_argument("--generic-primitives", action="store_true",
-                        help="build generic multipliers (registers around `*`) instead of the "
-                             "target family's primitives (ECP5: MULT18X18D with its registers)")
+                        help="build generic multipliers and block RAMs (registers around `*`, "
+                             "memories with a register after the read) instead of the target "
+                             "family's primitives (ECP5: MULT18X18D and DP16KD with their "
+                             "registers)")
     parser.add_argument("--router", choices=["router1", "router2"],
                         help="nextpnr router (default: nextpnr's, router1)")
     cache = parser.add_mutually_exclusive_group()

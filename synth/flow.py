@@ -222,9 +222,11 @@ def _steer_script(bram_min_bits):
 _NO_MAPPING = re.compile(r"ERROR: no valid mapping found for memory \S+?\.(\S+)")
 
 
-#: yosys's black-box declarations of the primitives a family's designs
-#: instantiate (:mod:`hw.primitives`), read before the design.
-_PRIMITIVE_LIBRARIES = {"ecp5": "+/lattice/cells_bb_ecp5.v"}
+#: yosys's declarations of the primitives a family's designs instantiate
+#: (:mod:`hw.primitives`), read as black boxes before the design: the ECP5
+#: ``MULT18X18D`` is in the black-box file, the ``DP16KD`` in the simulation
+#: models (``synth_ecp5`` reads both again itself).
+_PRIMITIVE_LIBRARIES = {"ecp5": ("+/lattice/cells_sim_ecp5.v", "+/lattice/cells_bb_ecp5.v")}
 
 #: yosys commands for a design with registers marked ``keep``: such a register
 #: is one of several copies of a value, each near its loads (fan-out
@@ -250,7 +252,7 @@ def _yosys_script(device, *, bram_min_bits, steer, family=None, keep=False):
     registers marked keep, whose flip-flops yosys must not merge.
     """
     ram_cells = " ".join(f"t:{t}" for t in sorted(BLOCK_RAM_CELLS | LUT_RAM_CELLS))
-    library = (f"read_verilog -lib {_PRIMITIVE_LIBRARIES[family]}\n"
+    library = (f"read_verilog -lib {' '.join(_PRIMITIVE_LIBRARIES[family])}\n"
                if family is not None else "")
     return _YOSYS_SCRIPT.format(top=TOPLEVEL, synth=device.synth_command, ram_cells=ram_cells,
                                 steer=_steer_script(bram_min_bits) if steer else "",

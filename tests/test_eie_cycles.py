@@ -173,7 +173,7 @@ def test_bias_column_is_one_more_nonzero():
 
 @pytest.mark.parametrize("n_pe,depth", [(1, 1), (2, 1), (3, 2), (4, 8), (8, 2), (6, 16)])
 @pytest.mark.parametrize("timing", [HAND, EieTiming(read_first=1, group_latency=6, group_slots=7,
-                                                    ptr_latency=4, credit_return=2, pe_drain=7,
+                                                    ptr_latency=4, credit_return=2, pe_drain=8,
                                                     idle_latency=1)], ids=["hand", "v2"])
 def test_matches_stepped_reference(n_pe, depth, timing):
     config = cfg(n_pe, depth)

@@ -92,17 +92,23 @@ def test_eie_rtl_sweep(build_root, n_pe, queue_depth):
 
 
 @pytest.mark.verilator
-def test_baked_program_runs(build_root):
-    """A program baked into the memories runs without loading; outputs and cycles match."""
+@pytest.mark.parametrize("family", [None, "ecp5"])
+def test_baked_program_runs(build_root, family):
+    """A program baked into the memories runs without loading; outputs and cycles match.
+
+    With ``family="ecp5"`` the program sits in the DP16KD blocks' INITVAL
+    parameters (simulated by ``sim/models/ecp5_cells.v``).
+    """
     config = small_config(4, 4, act_depth=16, ptr_depth=64, matrix_depth=64)
     idx, cb, acts = random_layer(21, 14, 0.4, 0.5, seed=5)
     idx2, cb2, _ = random_layer(14, 9, 0.5, 1.0, seed=6)
     chain = [(encode(idx, cb, config=config), True), (encode(idx2, cb2, config=config), False)]
-    top = EieArray(config=config, program=EieProgram(chain, config=config))
-    _, sidecar = Design(name="eie-baked", top=top).write(build_root / "eie" / "baked")
+    top = EieArray(config=config, program=EieProgram(chain, config=config), family=family)
+    folder = build_root / "eie" / f"baked_{family or 'generic'}"
+    _, sidecar = Design(name="eie-baked", top=top).write(folder)
     rng = np.random.default_rng(5)
     vectors = np.stack([acts, np.where(rng.random(21) < 0.3, acts, 0), np.zeros(21, int)])
-    run = run_eie(sidecar, chain, vectors, build_dir=build_root / "eie" / "baked",
+    run = run_eie(sidecar, chain, vectors, build_dir=folder,
                   progress=Progress(quiet=True), chunk=2)
     check = check_eie(run, chain, vectors)
     assert check.outputs_match.tolist() == [True] * 3

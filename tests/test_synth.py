@@ -398,8 +398,9 @@ def test_run_flow_rejects_bad_arguments(tmp_path):
 def test_yosys_reads_the_declarations_of_the_primitives_first():
     device = get_device("ecp5-25f-6")
     script = flow._yosys_script(device, bram_min_bits=1024, steer=False, family="ecp5")
-    assert script.splitlines()[1:3] == ["read_verilog -lib +/lattice/cells_bb_ecp5.v",
-                                        "read_verilog top.v"]
+    assert script.splitlines()[1:3] == [
+        "read_verilog -lib +/lattice/cells_sim_ecp5.v +/lattice/cells_bb_ecp5.v",
+        "read_verilog top.v"]
     generic = flow._yosys_script(device, bram_min_bits=1024, steer=False)
     assert generic.splitlines()[1] == "read_verilog top.v"
     assert "-lib" not in generic

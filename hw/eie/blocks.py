@@ -12,6 +12,8 @@ from amaranth.lib.wiring import In, Out
 
 from sw_model.config import EieConfig
 
+from ..primitives import BlockRam
+
 __all__ = [
     "check_config",
     "bcast_layout",
@@ -169,9 +171,10 @@ class PtrRead(wiring.Component):
     central unit's credits guarantee the queue has room.
     """
 
-    def __init__(self, *, config, init=None):
+    def __init__(self, *, config, init=None, family=None):
         self._config = check_config(config)
-        self._init = [] if init is None else [int(x) for x in init]
+        self._mem = BlockRam(width=2 * config.ptr_bits, depth=config.ptr_depth,
+                             init=() if init is None else init, family=family)
         super().__init__({
             "bcast": In(stream.Signature(bcast_layout(config), always_ready=True)),
             "item": Out(item_layout(config)),
@@ -185,27 +188,25 @@ class PtrRead(wiring.Component):
     @property
     def latency(self):
         """Cycles from a broadcast to its item: the read, then the output register."""
-        return 2
+        return self._mem.latency
 
     def elaborate(self, platform):
         cfg = self._config
         m = Module()
-        m.submodules.mem = mem = memory.Memory(
-            shape=unsigned(2 * cfg.ptr_bits), depth=cfg.ptr_depth, init=self._init)
-        wp = mem.write_port()
-        rp = mem.read_port()
+        m.submodules.mem = mem = self._mem
         m.d.comb += [
-            wp.addr.eq(self.wr_addr), wp.data.eq(self.wr_data), wp.en.eq(self.wr_en),
-            rp.addr.eq(self.bcast.payload.addr),
+            mem.w_addr.eq(self.wr_addr), mem.w_data.eq(self.wr_data), mem.w_en.eq(self.wr_en),
+            mem.r_addr.eq(self.bcast.payload.addr),
+            self.item.start.eq(mem.r_data[:cfg.ptr_bits]),
+            self.item.end.eq(mem.r_data[cfg.ptr_bits:]),
         ]
+        assert mem.latency == 2
         act = Signal(signed(cfg.act_bits))
         read_valid = Signal()
         m.d.sync += [
             read_valid.eq(self.bcast.valid), act.eq(self.bcast.payload.act),
             self.item_valid.eq(read_valid),
             self.item.act.eq(act),
-            self.item.start.eq(rp.data[:cfg.ptr_bits]),
-            self.item.end.eq(rp.data[cfg.ptr_bits:]),
         ]
         m.d.comb += self.busy.eq(self.bcast.valid | read_valid | self.item_valid)
         return m
@@ -270,21 +271,27 @@ class Accumulators(wiring.Component):
     Updates::
 
         cycle t   (R): row, valid; the bank is read
-        cycle t+1 (M): prod (the product of the update, from the multiplier)
-        cycle t+2 (A): sum = base + prod; the row is written and marked valid
+        cycle t+1 (M): prod (the product of the update, from the multiplier);
+                       the bypass decision for the earlier updates' sums
+        cycle t+2 (A): sum = base + prod, registered
+        cycle t+3 (W): the row is written and marked valid
 
-    ``base`` is the row's previous sum: the two preceding updates' sums when
-    they were to the same row (the read in ``t`` missed their writes in ``t``
-    and ``t + 1``), else the memory's value if the row is valid, else 0. The
-    accumulator wraps at ``acc_bits``.
+    ``base`` is the row's previous sum: the latest of the three preceding
+    updates' sums when one was to the same row (the read in ``t`` missed their
+    writes in ``t``, ``t + 1`` and ``t + 2``), else the memory's value if the
+    row is valid, else 0. The accumulator wraps at ``acc_bits``. The sum is
+    registered before its write so that neither the adder nor the bypass
+    selection lies on the path into the block RAM's write port.
 
     Group reads: ``rd_en``/``rd_addr`` of bank ``rd_bank`` in cycle ``t`` give
     the row's sum (0 if not valid) on ``rd_data`` in cycle ``t + read_latency``.
     Host writes (``wr_en``) go to bank 0 and mark the row valid.
     """
 
-    def __init__(self, *, config):
+    def __init__(self, *, config, family=None):
         self._config = check_config(config)
+        self._banks = [BlockRam(width=config.acc_bits, depth=max(2, config.act_depth),
+                                family=family) for _ in range(2)]
         rows = _bits(config.act_depth)
         super().__init__({
             "dst": In(1),
@@ -305,12 +312,12 @@ class Accumulators(wiring.Component):
     @property
     def latency(self):
         """Cycles from an update's row to the write of its sum."""
-        return 2
+        return 3
 
     @property
     def read_latency(self):
         """Cycles from a group read to its data: the read, then the output register."""
-        return 2
+        return self._banks[0].latency
 
     def elaborate(self, platform):
         cfg = self._config
@@ -326,82 +333,80 @@ class Accumulators(wiring.Component):
             m_valid.eq(self.valid), m_row.eq(self.row),
             a_valid.eq(m_valid), a_row.eq(m_row), a_prod.eq(self.prod),
         ]
-        # The two previous sums, for the writes the read missed.
+        # The sums of the three previous updates, for the writes the read
+        # missed: while an update is in M, the one before it is in A (its sum
+        # not yet known), the one before that in W (`last`), and the third
+        # one just written (`last2`). The older two are chosen in M already
+        # (`older_sum`), so A selects from three values as before the W stage.
         last_valid, last2_valid = Signal(), Signal()
         last_row, last2_row = Signal(rows), Signal(rows)
         last_sum, last2_sum = Signal(signed(cfg.acc_bits)), Signal(signed(cfg.acc_bits))
-        # Decided in M, used in A: which of them (if any) replaces the read.
-        bypass1, bypass2, a_flag = Signal(), Signal(), Signal()
+        bypass1, bypass_older = Signal(), Signal()
+        older_sum = Signal(signed(cfg.acc_bits))
+        hit_last = last_valid & (last_row == m_row)
+        hit_last2 = last2_valid & (last2_row == m_row)
         m.d.sync += [
             bypass1.eq(a_valid & (a_row == m_row)),
-            bypass2.eq(last_valid & (last_row == m_row)),
+            bypass_older.eq(hit_last | hit_last2),
+            older_sum.eq(Mux(hit_last, last_sum, last2_sum)),
         ]
 
         rd_addr_q = Signal(rows)
         rd_bank_q = Signal()
         rd_flag = Signal()
-        datas = []
-        # Each bank's read data goes straight into a register of its own (a
-        # block RAM's clock-to-out is most of a cycle; no logic may follow it
-        # before a register). A bank is read either by updates (while it is
-        # `dst`) or by group reads (while it is the source), never both in one
-        # layer, so one register per bank serves both.
+        # Each bank's read data leaves its block RAM's output register
+        # (hw.primitives.BlockRam; a block RAM's clock-to-out is most of a
+        # cycle, so no logic may follow the read before a register). A bank is
+        # read either by updates (while it is `dst`) or by group reads (while
+        # it is the source), never both in one layer, so one register per bank
+        # serves both.
         bank_qs = []
         flags = []
-        for k in range(2):
-            m.submodules[f"bank_{k}"] = bank = memory.Memory(
-                shape=signed(cfg.acc_bits), depth=max(2, depth), init=[])
+        for k, bank in enumerate(self._banks):
+            m.submodules[f"bank_{k}"] = bank
             flag = Signal(max(2, depth), name=f"valid_{k}")
             flags.append(flag)
-            rp = bank.read_port()
-            wp = bank.write_port()
             is_dst = self.dst == k
             # Group reads only go to the bank that does not accumulate.
             group = self.rd_en & (self.rd_bank == k)
             m.d.comb += [
-                rp.addr.eq(Mux(group, self.rd_addr, self.row)),
-                rp.en.eq(group | (self.valid & is_dst)),
+                bank.r_addr.eq(Mux(group, self.rd_addr, self.row)),
+                bank.r_en.eq(group | (self.valid & is_dst)),
             ]
-            update = a_valid & is_dst
+            update = last_valid & is_dst
             host = self.wr_en & (k == 0)
             m.d.comb += [
-                wp.addr.eq(Mux(update, a_row, self.wr_addr)),
-                wp.en.eq(update | host),
+                bank.w_addr.eq(Mux(update, last_row, self.wr_addr)),
+                bank.w_data.eq(Mux(update, last_sum, self.wr_data)),
+                bank.w_en.eq(update | host),
             ]
-            datas.append((rp.data, wp))
-            bank_q = Signal(signed(cfg.acc_bits), name=f"bank_q_{k}")
-            m.d.sync += bank_q.eq(rp.data)
-            bank_qs.append(bank_q)
+            bank_qs.append(bank.r_data.as_signed())
             with m.If(self.clear & is_dst):
                 m.d.sync += flag.eq(0)
             with m.Elif(update):
-                m.d.sync += flag.bit_select(a_row, 1).eq(1)
+                m.d.sync += flag.bit_select(last_row, 1).eq(1)
             with m.Elif(host):
                 m.d.sync += flag.bit_select(self.wr_addr, 1).eq(1)
 
-        # A row's valid flag, read in M (a flag set by the update in M's own
-        # cycle is covered by bypass1), registered as "use bank k's data".
+        # A row's valid flag, read in M (a flag set by an update still in
+        # flight is covered by the bypass, which takes precedence), registered
+        # as "use bank k's data".
         dst_flags = Mux(self.dst, flags[1], flags[0])
         use_q = [Signal(name=f"use_q_{k}") for k in range(2)]
         m.d.sync += [use.eq(dst_flags.bit_select(m_row, 1) & (self.dst == k))
                      for k, use in enumerate(use_q)]
-        m.d.comb += a_flag.eq(use_q[0] | use_q[1])
         base = Signal(signed(cfg.acc_bits))
         with m.If(bypass1):
             m.d.comb += base.eq(last_sum)
-        with m.Elif(bypass2):
-            m.d.comb += base.eq(last2_sum)
+        with m.Elif(bypass_older):
+            m.d.comb += base.eq(older_sum)
         with m.Else():
             m.d.comb += base.eq((bank_qs[0] & use_q[0].replicate(cfg.acc_bits))
                                 | (bank_qs[1] & use_q[1].replicate(cfg.acc_bits)))
-        total = Signal(signed(cfg.acc_bits))
-        m.d.comb += total.eq(base + a_prod)
         m.d.sync += [
-            last_valid.eq(a_valid), last_row.eq(a_row), last_sum.eq(total),
+            last_valid.eq(a_valid), last_row.eq(a_row), last_sum.eq(base + a_prod),
             last2_valid.eq(last_valid), last2_row.eq(last_row), last2_sum.eq(last_sum),
         ]
-        for k, (_, wp) in enumerate(datas):
-            m.d.comb += wp.data.eq(Mux(a_valid & (self.dst == k), total, self.wr_data))
 
         # Group reads: the flag is read while the memory is (t+1) and
         # registered with the bank's data (t+2); rd_data selects from the
@@ -413,5 +418,5 @@ class Accumulators(wiring.Component):
         m.d.sync += [use.eq(rd_flag & (rd_bank_q == k)) for k, use in enumerate(rd_use)]
         m.d.comb += self.rd_data.eq((bank_qs[0] & rd_use[0].replicate(cfg.acc_bits))
                                     | (bank_qs[1] & rd_use[1].replicate(cfg.acc_bits)))
-        m.d.comb += self.busy.eq(self.valid | m_valid | a_valid)
+        m.d.comb += self.busy.eq(self.valid | m_valid | a_valid | last_valid)
         return m

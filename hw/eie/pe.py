@@ -1,10 +1,10 @@
 """One EIE processing element (PE)."""
 
-from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..primitives import KEEP, Multiplier
+from ..primitives import KEEP, BlockRam, Multiplier
 from .blocks import (
     Accumulators,
     ActQueue,
@@ -78,7 +78,8 @@ class ProcessingElement(wiring.Component):
                   input register
         s+4   R : accumulator read of the row
         s+5   M : product from the multiplier's output register
-        s+6   A : accumulator write
+        s+6   A : sum = base + product, registered
+        s+7   W : accumulator write
 
     Nothing in the PE waits: the central unit only broadcasts when the PE has a
     credit, i.e. a free queue slot for the column. ``release`` (registered)
@@ -110,12 +111,15 @@ class ProcessingElement(wiring.Component):
         self._image = image
         self._word_shift = (cfg.entries_per_word - 1).bit_length()
         depth = cfg.act_depth
-        self._ptr_read = PtrRead(config=cfg, init=image.ptr if image is not None else None)
+        self._ptr_read = PtrRead(config=cfg, init=image.ptr if image is not None else None,
+                                 family=family)
         self._queue = ActQueue(depth=cfg.queue_depth, shape=item_layout(cfg))
         self._decoder = WeightDecoder(config=cfg,
                                       init=image.codebook if image is not None else None)
         self._mult = Multiplier(signed(cfg.w_bits), signed(cfg.act_bits), family=family)
-        self._acc = Accumulators(config=cfg)
+        self._acc = Accumulators(config=cfg, family=family)
+        self._matrix = BlockRam(width=cfg.word_bits, depth=max(2, cfg.matrix_depth),
+                                init=image.matrix if image is not None else (), family=family)
         slots = GROUP_SLOTS
         super().__init__({
             # Layer constants.
@@ -156,7 +160,7 @@ class ProcessingElement(wiring.Component):
     @property
     def matrix_latency(self):
         """Cycles from a sparse-matrix word address to its data: the read and its register."""
-        return 2
+        return self._matrix.latency
 
     @property
     def ptr_latency(self):
@@ -177,7 +181,7 @@ class ProcessingElement(wiring.Component):
 
         The matrix word (D), the entry register (E), the row register (R:
         accumulator read, while the multiplier's registers carry the product),
-        the accumulator's update (A), then idle.
+        the accumulator's update (M, A, W), then idle.
         """
         return self.matrix_latency + 1 + 1 + self._acc.latency + 1
 
@@ -188,7 +192,6 @@ class ProcessingElement(wiring.Component):
 
     def elaborate(self, platform):
         cfg = self._config
-        img = self._image
         m = Module()
         m.submodules.acc = acc = self._acc
 
@@ -293,18 +296,14 @@ class ProcessingElement(wiring.Component):
         # A column may leave stage P empty in the cycle another leaves the queue.
         m.d.sync += self.release.eq((ptr_read.item_valid & ~nonempty) + pop)
 
-        m.submodules.matrix = matrix = memory.Memory(
-            shape=unsigned(cfg.word_bits), depth=max(2, cfg.matrix_depth),
-            init=img.matrix if img is not None else [])
-        mat_wp = matrix.write_port()
-        mat_rp = matrix.read_port()
+        # The word leaves the memory's output register in D (s+2).
+        m.submodules.matrix = matrix = self._matrix
+        word = matrix.r_data
         m.d.comb += [
-            mat_wp.addr.eq(self.wr_addr), mat_wp.data.eq(self.wr_data),
-            mat_wp.en.eq(self.mat_we),
-            mat_rp.addr.eq(e >> self._word_shift),
+            matrix.w_addr.eq(self.wr_addr), matrix.w_data.eq(self.wr_data),
+            matrix.w_en.eq(self.mat_we),
+            matrix.r_addr.eq(e >> self._word_shift),
         ]
-        word = Signal(cfg.word_bits)
-        m.d.sync += word.eq(mat_rp.data)
 
         sel_bits = max(1, self._word_shift)
         d1_valid, d2_valid = Signal(), Signal()

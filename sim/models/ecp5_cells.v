@@ -124,3 +124,236 @@ module MULT18X18D #(
 endmodule
 /* verilator lint_on UNUSEDPARAM */
 /* verilator lint_on UNUSEDSIGNAL */
+
+
+// Behavioural model of the Lattice ECP5 DP16KD (16-kbit block RAM), for the
+// memories hw.primitives.BlockRam builds with family="ecp5".
+//
+// The subset modelled: both ports 18 bits wide (1024 words; port A writes,
+// port B reads) or both 36 bits wide (the pseudo dual-port mode, 512 words:
+// port A writes a word whose low half is on DIA and high half on DIB, port B
+// reads it onto DOA (low) and DOB (high)); WRITEMODE NORMAL; chip selects
+// unused; no resets asserted; REGMODE_B "NOREG" or "OUTREG" (in the 36-bit
+// mode REGMODE_A must match). Anything else stops the simulation.
+//
+// A read loads the read register on CLKB when CEB; with OUTREG the output
+// register loads it on the next CLKB edge when OCEB. INITVAL_xx holds rows
+// 16 xx .. 16 xx + 15 of the block seen as 1024 x 18, in 20-bit slots; a
+// 36-bit word k is rows 2k (low half) and 2k + 1 (high half).
+/* verilator lint_off UNUSEDSIGNAL */
+/* verilator lint_off UNUSEDPARAM */
+module DP16KD #(
+    parameter DATA_WIDTH_A = 18, parameter DATA_WIDTH_B = 18,
+    parameter REGMODE_A = "NOREG", parameter REGMODE_B = "NOREG",
+    parameter RESETMODE = "SYNC", parameter ASYNC_RESET_RELEASE = "SYNC",
+    parameter CSDECODE_A = "0b000", parameter CSDECODE_B = "0b000",
+    parameter WRITEMODE_A = "NORMAL", parameter WRITEMODE_B = "NORMAL",
+    parameter GSR = "ENABLED", parameter CLKAMUX = "CLKA", parameter CLKBMUX = "CLKB",
+    parameter INIT_DATA = "STATIC",
+    parameter [319:0] INITVAL_00 = 320'h0,
+    parameter [319:0] INITVAL_01 = 320'h0,
+    parameter [319:0] INITVAL_02 = 320'h0,
+    parameter [319:0] INITVAL_03 = 320'h0,
+    parameter [319:0] INITVAL_04 = 320'h0,
+    parameter [319:0] INITVAL_05 = 320'h0,
+    parameter [319:0] INITVAL_06 = 320'h0,
+    parameter [319:0] INITVAL_07 = 320'h0,
+    parameter [319:0] INITVAL_08 = 320'h0,
+    parameter [319:0] INITVAL_09 = 320'h0,
+    parameter [319:0] INITVAL_0A = 320'h0,
+    parameter [319:0] INITVAL_0B = 320'h0,
+    parameter [319:0] INITVAL_0C = 320'h0,
+    parameter [319:0] INITVAL_0D = 320'h0,
+    parameter [319:0] INITVAL_0E = 320'h0,
+    parameter [319:0] INITVAL_0F = 320'h0,
+    parameter [319:0] INITVAL_10 = 320'h0,
+    parameter [319:0] INITVAL_11 = 320'h0,
+    parameter [319:0] INITVAL_12 = 320'h0,
+    parameter [319:0] INITVAL_13 = 320'h0,
+    parameter [319:0] INITVAL_14 = 320'h0,
+    parameter [319:0] INITVAL_15 = 320'h0,
+    parameter [319:0] INITVAL_16 = 320'h0,
+    parameter [319:0] INITVAL_17 = 320'h0,
+    parameter [319:0] INITVAL_18 = 320'h0,
+    parameter [319:0] INITVAL_19 = 320'h0,
+    parameter [319:0] INITVAL_1A = 320'h0,
+    parameter [319:0] INITVAL_1B = 320'h0,
+    parameter [319:0] INITVAL_1C = 320'h0,
+    parameter [319:0] INITVAL_1D = 320'h0,
+    parameter [319:0] INITVAL_1E = 320'h0,
+    parameter [319:0] INITVAL_1F = 320'h0,
+    parameter [319:0] INITVAL_20 = 320'h0,
+    parameter [319:0] INITVAL_21 = 320'h0,
+    parameter [319:0] INITVAL_22 = 320'h0,
+    parameter [319:0] INITVAL_23 = 320'h0,
+    parameter [319:0] INITVAL_24 = 320'h0,
+    parameter [319:0] INITVAL_25 = 320'h0,
+    parameter [319:0] INITVAL_26 = 320'h0,
+    parameter [319:0] INITVAL_27 = 320'h0,
+    parameter [319:0] INITVAL_28 = 320'h0,
+    parameter [319:0] INITVAL_29 = 320'h0,
+    parameter [319:0] INITVAL_2A = 320'h0,
+    parameter [319:0] INITVAL_2B = 320'h0,
+    parameter [319:0] INITVAL_2C = 320'h0,
+    parameter [319:0] INITVAL_2D = 320'h0,
+    parameter [319:0] INITVAL_2E = 320'h0,
+    parameter [319:0] INITVAL_2F = 320'h0,
+    parameter [319:0] INITVAL_30 = 320'h0,
+    parameter [319:0] INITVAL_31 = 320'h0,
+    parameter [319:0] INITVAL_32 = 320'h0,
+    parameter [319:0] INITVAL_33 = 320'h0,
+    parameter [319:0] INITVAL_34 = 320'h0,
+    parameter [319:0] INITVAL_35 = 320'h0,
+    parameter [319:0] INITVAL_36 = 320'h0,
+    parameter [319:0] INITVAL_37 = 320'h0,
+    parameter [319:0] INITVAL_38 = 320'h0,
+    parameter [319:0] INITVAL_39 = 320'h0,
+    parameter [319:0] INITVAL_3A = 320'h0,
+    parameter [319:0] INITVAL_3B = 320'h0,
+    parameter [319:0] INITVAL_3C = 320'h0,
+    parameter [319:0] INITVAL_3D = 320'h0,
+    parameter [319:0] INITVAL_3E = 320'h0,
+    parameter [319:0] INITVAL_3F = 320'h0
+) (
+    input DIA0, DIA1, DIA2, DIA3, DIA4, DIA5, DIA6, DIA7, DIA8, DIA9, DIA10, DIA11, DIA12, DIA13, DIA14, DIA15, DIA16, DIA17,
+    input ADA0, ADA1, ADA2, ADA3, ADA4, ADA5, ADA6, ADA7, ADA8, ADA9, ADA10, ADA11, ADA12, ADA13,
+    input CEA, OCEA, CLKA, WEA, CSA0, CSA1, CSA2, RSTA,
+    input DIB0, DIB1, DIB2, DIB3, DIB4, DIB5, DIB6, DIB7, DIB8, DIB9, DIB10, DIB11, DIB12, DIB13, DIB14, DIB15, DIB16, DIB17,
+    input ADB0, ADB1, ADB2, ADB3, ADB4, ADB5, ADB6, ADB7, ADB8, ADB9, ADB10, ADB11, ADB12, ADB13,
+    input CEB, OCEB, CLKB, WEB, CSB0, CSB1, CSB2, RSTB,
+    output DOA0, DOA1, DOA2, DOA3, DOA4, DOA5, DOA6, DOA7, DOA8, DOA9, DOA10, DOA11, DOA12, DOA13, DOA14, DOA15, DOA16, DOA17,
+    output DOB0, DOB1, DOB2, DOB3, DOB4, DOB5, DOB6, DOB7, DOB8, DOB9, DOB10, DOB11, DOB12, DOB13, DOB14, DOB15, DOB16, DOB17
+);
+    localparam WIDE = DATA_WIDTH_A == 36;
+    initial begin
+        if (!((DATA_WIDTH_A == 18 && DATA_WIDTH_B == 18)
+                || (DATA_WIDTH_A == 36 && DATA_WIDTH_B == 36))
+                || (REGMODE_B != "NOREG" && REGMODE_B != "OUTREG")
+                || (WIDE && REGMODE_A != REGMODE_B)
+                || WRITEMODE_A != "NORMAL" || CSDECODE_A != "0b000" || CSDECODE_B != "0b000"
+                || CLKAMUX != "CLKA" || CLKBMUX != "CLKB")
+            $fatal(1, "DP16KD model: a setting outside the modelled subset");
+    end
+
+    function automatic [319:0] initval(input [7:0] k);
+        case (k)
+            8'h00: initval = INITVAL_00;
+            8'h01: initval = INITVAL_01;
+            8'h02: initval = INITVAL_02;
+            8'h03: initval = INITVAL_03;
+            8'h04: initval = INITVAL_04;
+            8'h05: initval = INITVAL_05;
+            8'h06: initval = INITVAL_06;
+            8'h07: initval = INITVAL_07;
+            8'h08: initval = INITVAL_08;
+            8'h09: initval = INITVAL_09;
+            8'h0A: initval = INITVAL_0A;
+            8'h0B: initval = INITVAL_0B;
+            8'h0C: initval = INITVAL_0C;
+            8'h0D: initval = INITVAL_0D;
+            8'h0E: initval = INITVAL_0E;
+            8'h0F: initval = INITVAL_0F;
+            8'h10: initval = INITVAL_10;
+            8'h11: initval = INITVAL_11;
+            8'h12: initval = INITVAL_12;
+            8'h13: initval = INITVAL_13;
+            8'h14: initval = INITVAL_14;
+            8'h15: initval = INITVAL_15;
+            8'h16: initval = INITVAL_16;
+            8'h17: initval = INITVAL_17;
+            8'h18: initval = INITVAL_18;
+            8'h19: initval = INITVAL_19;
+            8'h1A: initval = INITVAL_1A;
+            8'h1B: initval = INITVAL_1B;
+            8'h1C: initval = INITVAL_1C;
+            8'h1D: initval = INITVAL_1D;
+            8'h1E: initval = INITVAL_1E;
+            8'h1F: initval = INITVAL_1F;
+            8'h20: initval = INITVAL_20;
+            8'h21: initval = INITVAL_21;
+            8'h22: initval = INITVAL_22;
+            8'h23: initval = INITVAL_23;
+            8'h24: initval = INITVAL_24;
+            8'h25: initval = INITVAL_25;
+            8'h26: initval = INITVAL_26;
+            8'h27: initval = INITVAL_27;
+            8'h28: initval = INITVAL_28;
+            8'h29: initval = INITVAL_29;
+            8'h2A: initval = INITVAL_2A;
+            8'h2B: initval = INITVAL_2B;
+            8'h2C: initval = INITVAL_2C;
+            8'h2D: initval = INITVAL_2D;
+            8'h2E: initval = INITVAL_2E;
+            8'h2F: initval = INITVAL_2F;
+            8'h30: initval = INITVAL_30;
+            8'h31: initval = INITVAL_31;
+            8'h32: initval = INITVAL_32;
+            8'h33: initval = INITVAL_33;
+            8'h34: initval = INITVAL_34;
+            8'h35: initval = INITVAL_35;
+            8'h36: initval = INITVAL_36;
+            8'h37: initval = INITVAL_37;
+            8'h38: initval = INITVAL_38;
+            8'h39: initval = INITVAL_39;
+            8'h3A: initval = INITVAL_3A;
+            8'h3B: initval = INITVAL_3B;
+            8'h3C: initval = INITVAL_3C;
+            8'h3D: initval = INITVAL_3D;
+            8'h3E: initval = INITVAL_3E;
+            8'h3F: initval = INITVAL_3F;
+            default: initval = 320'h0;
+        endcase
+    endfunction
+
+    reg [17:0] rows [0:1023];
+    integer k, i;
+    reg [319:0] slots;
+    initial begin
+        for (k = 0; k < 64; k = k + 1) begin
+            slots = initval(k[7:0]);
+            for (i = 0; i < 16; i = i + 1)
+                rows[k * 16 + i] = slots[i * 20 +: 18];
+        end
+    end
+
+    wire [13:0] ada = {ADA13, ADA12, ADA11, ADA10, ADA9, ADA8, ADA7, ADA6, ADA5, ADA4, ADA3, ADA2, ADA1, ADA0};
+    wire [13:0] adb = {ADB13, ADB12, ADB11, ADB10, ADB9, ADB8, ADB7, ADB6, ADB5, ADB4, ADB3, ADB2, ADB1, ADB0};
+    wire [35:0] di = {{DIB17, DIB16, DIB15, DIB14, DIB13, DIB12, DIB11, DIB10, DIB9, DIB8, DIB7, DIB6, DIB5, DIB4, DIB3, DIB2, DIB1, DIB0}, {DIA17, DIA16, DIA15, DIA14, DIA13, DIA12, DIA11, DIA10, DIA9, DIA8, DIA7, DIA6, DIA5, DIA4, DIA3, DIA2, DIA1, DIA0}};
+    always @(posedge CLKA)
+        if ({CSA2, CSA1, CSA0, RSTA} !== 4'b0000)
+            $fatal(1, "DP16KD model: chip selects and RSTA are not modelled");
+    always @(posedge CLKB)
+        if ({CSB2, CSB1, CSB0, RSTB, WEB} !== 5'b00000)
+            $fatal(1, "DP16KD model: chip selects, RSTB and writes on port B are not modelled");
+
+    // Port A writes (byte enables on ADA[3:0] in the 36-bit mode, ADA[1:0] in the 18-bit one).
+    always @(posedge CLKA)
+        if (CEA && WEA) begin
+            if (WIDE) begin
+                if (ADA0) rows[{ada[13:5], 1'b0}][8:0] <= di[8:0];
+                if (ADA1) rows[{ada[13:5], 1'b0}][17:9] <= di[17:9];
+                if (ADA2) rows[{ada[13:5], 1'b1}][8:0] <= di[26:18];
+                if (ADA3) rows[{ada[13:5], 1'b1}][17:9] <= di[35:27];
+            end else begin
+                if (ADA0) rows[ada[13:4]][8:0] <= di[8:0];
+                if (ADA1) rows[ada[13:4]][17:9] <= di[17:9];
+            end
+        end
+
+    // Port B reads: the read register, then (OUTREG) the output register.
+    reg [35:0] read_reg = 36'd0, out_reg = 36'd0;
+    always @(posedge CLKB) begin
+        if (CEB)
+            read_reg <= WIDE ? {rows[{adb[13:5], 1'b1}], rows[{adb[13:5], 1'b0}]}
+                             : {18'd0, rows[adb[13:4]]};
+        if (OCEB)
+            out_reg <= read_reg;
+    end
+    wire [35:0] q = REGMODE_B == "OUTREG" ? out_reg : read_reg;
+    wire [17:0] doa = WIDE ? q[17:0] : 18'd0;
+    wire [17:0] dob = WIDE ? q[35:18] : q[17:0];
+    assign {DOA17, DOA16, DOA15, DOA14, DOA13, DOA12, DOA11, DOA10, DOA9, DOA8, DOA7, DOA6, DOA5, DOA4, DOA3, DOA2, DOA1, DOA0} = doa;
+    assign {DOB17, DOB16, DOB15, DOB14, DOB13, DOB12, DOB11, DOB10, DOB9, DOB8, DOB7, DOB6, DOB5, DOB4, DOB3, DOB2, DOB1, DOB0} = dob;
+endmodule
+/* verilator lint_on UNUSEDPARAM */
+/* verilator lint_on UNUSEDSIGNAL */
