@@ -14,7 +14,7 @@ import numpy as np
 from amaranth.hdl import signed
 
 from hw.eie.array import cmd_layout, resp_layout
-from hw.eie.program import Counter, Op
+from hw.eie.program import Counter, Op, decode_status
 from hw.layouts import pack, unpack
 
 from .streams import StreamSink, StreamSource
@@ -75,7 +75,28 @@ class EieHost:
         for k, (op, response) in enumerate(zip(ops, got, strict=True)):
             assert response["op"] == op, (
                 f"response {k} answers op {response['op']}, expected {Op(op).name}")
+            assert not response["error"], (
+                f"response {k}: the array rejected the {Op(op).name} command "
+                f"(READ_STATUS says why)")
         return [response["data"] for response in got]
+
+    async def answers(self, ops, *, timeout_cycles=1_000_000):
+        """The next responses as ``(data, error)`` pairs, rejected commands' included."""
+        ops = list(ops)
+        await self.resp.wait_for(self._taken + len(ops), timeout_cycles=timeout_cycles)
+        got = [unpack(self._resp_layout, payload)
+               for _, payload in self.resp.items[self._taken:self._taken + len(ops)]]
+        self._taken += len(ops)
+        for k, (op, response) in enumerate(zip(ops, got, strict=True)):
+            assert response["op"] == op, (
+                f"response {k} answers op {response['op']}, expected {Op(op).name}")
+        return [(response["data"], bool(response["error"])) for response in got]
+
+    async def status(self, *, clear=True, timeout_cycles=1_000_000):
+        """The error status ``(Error, opcode, rejected count)``; then clear it if ``clear``."""
+        self.send([(Op.READ_STATUS, 0, 0, 0)] + ([(Op.CLEAR_STATUS, 0, 0, 0)] if clear else []))
+        data = await self.responses([Op.READ_STATUS], timeout_cycles=timeout_cycles)
+        return decode_status(data[0])
 
     def load(self, program):
         """Queue the commands that load ``program`` (layers, codebooks, table)."""

@@ -9,11 +9,15 @@ busy/stall counters must equal :mod:`sw_model.eie_cycles` exactly, with the
 timing the design reports. Random stalls are seeded from ``cocotb.RANDOM_SEED``.
 """
 
+import itertools
+
 import cocotb
 import numpy as np
+from amaranth.hdl import Shape
 from cocotb.triggers import ClockCycles, RisingEdge
 
-from hw.eie.program import EieProgram, Op
+from hw.eie.array import cmd_layout
+from hw.eie.program import LAYER_STRIDE, EieProgram, Error, Op
 from sim.eie_host import EieHost
 from sim.eie_stimuli import load_jobs
 from sim.streams import TB, load_data, make_rng, randomly
@@ -35,24 +39,29 @@ async def check_job(tb, host, job):
     prog = EieProgram(job.layers, config=tb.config)
     host.load(prog)
     for acts in job.acts:
-        got = await host.run(prog, acts)
-        cycles_again = await host.read_cycles()
-        expect = eie_chain(job.layers, acts, config=tb.config)[-1]
-        total, _ = chain_cycles(job.layers, acts, config=tb.config, timing=tb.timing)
-        cocotb.log.info("job %s: %d layer(s), %d cycles (model %d), efficiency %.3f",
-                        job.name, prog.n_layers, got.cycles, total.cycles, total.efficiency)
-        bad = np.flatnonzero(got.outputs != expect)
-        assert bad.size == 0, (
-            f"job {job.name}: {bad.size} output(s) differ, first at {bad[0]}: "
-            f"RTL {got.outputs[bad[0]]}, model {expect[bad[0]]}")
-        assert got.cycles == total.cycles, (
-            f"job {job.name}: RTL {got.cycles} cycles, model {total.cycles}")
-        assert cycles_again == got.cycles, (
-            f"job {job.name}: cycle counter {cycles_again} != {got.cycles}")
-        assert got.busy == total.busy.tolist(), (
-            f"job {job.name}: busy {got.busy}, model {total.busy}")
-        assert got.stall == total.stall.tolist(), (
-            f"job {job.name}: stall {got.stall}, model {total.stall}")
+        await check_run(tb, host, job, prog, acts)
+
+
+async def check_run(tb, host, job, prog, acts):
+    """Run the loaded ``prog`` on ``acts``; compare with the golden and cycle models."""
+    got = await host.run(prog, acts)
+    cycles_again = await host.read_cycles()
+    expect = eie_chain(job.layers, acts, config=tb.config)[-1]
+    total, _ = chain_cycles(job.layers, acts, config=tb.config, timing=tb.timing)
+    cocotb.log.info("job %s: %d layer(s), %d cycles (model %d), efficiency %.3f",
+                    job.name, prog.n_layers, got.cycles, total.cycles, total.efficiency)
+    bad = np.flatnonzero(got.outputs != expect)
+    assert bad.size == 0, (
+        f"job {job.name}: {bad.size} output(s) differ, first at {bad[0]}: "
+        f"RTL {got.outputs[bad[0]]}, model {expect[bad[0]]}")
+    assert got.cycles == total.cycles, (
+        f"job {job.name}: RTL {got.cycles} cycles, model {total.cycles}")
+    assert cycles_again == got.cycles, (
+        f"job {job.name}: cycle counter {cycles_again} != {got.cycles}")
+    assert got.busy == total.busy.tolist(), (
+        f"job {job.name}: busy {got.busy}, model {total.busy}")
+    assert got.stall == total.stall.tolist(), (
+        f"job {job.name}: stall {got.stall}, model {total.stall}")
 
 
 @cocotb.test()
@@ -87,3 +96,167 @@ async def test_reset_mid_run(dut):
     assert len(host.resp.items) == 0, "a response came out of the interrupted run"
     host.clear()
     await check_job(tb, host, second)
+
+
+ANSWERED = (Op.READ_ACT, Op.READ_COUNTER, Op.RUN, Op.READ_STATUS)
+
+
+def bad_commands(cfg):
+    """``(what, (op, pe, addr, data), Error)``: commands the array must reject.
+
+    Each carries data that would corrupt the loaded program if it landed
+    anywhere (an address wrapped onto a real one, a field truncated). Cases a
+    field is too narrow to express (a PE index past ``n_pe`` when ``n_pe`` is
+    a power of two, say) are left out.
+    """
+    fields = cmd_layout(cfg)
+    pe_fits = cfg.n_pe < 1 << Shape.cast(fields["pe"].shape).width
+    addr_limit = 1 << Shape.cast(fields["addr"].shape).width
+    pb = cfg.ptr_bits
+    cases = [("reserved opcode 4", (4, 0, 0, 7), Error.OPCODE)]
+    cases += [(f"opcode {op}", (op, 0, 1, 7), Error.OPCODE) for op in (12, 13, 14, 15)]
+    if pe_fits:
+        bad_pe = cfg.n_pe
+        cases += [
+            ("pointer write to a PE past n_pe", (Op.WRITE_PTR, bad_pe, 0, 0), Error.PE),
+            ("matrix write to a PE past n_pe", (Op.WRITE_MATRIX, bad_pe, 0, 0), Error.PE),
+            ("input write to a PE past n_pe", (Op.WRITE_ACT, bad_pe, 0, 5), Error.PE),
+            ("output read of a PE past n_pe", (Op.READ_ACT, bad_pe, 0, 0), Error.PE),
+            ("busy counter of a PE past n_pe", (Op.READ_COUNTER, bad_pe, 1, 0), Error.PE),
+        ]
+    if cfg.max_layers * 16 + 3 < addr_limit:
+        cases.append(("codebook slot past max_layers",
+                      (Op.WRITE_CODEBOOK, 0, cfg.max_layers * 16 + 3, 0x1234), Error.ADDRESS))
+    cases += [
+        ("codebook weight of 17 bits", (Op.WRITE_CODEBOOK, 0, 3, 1 << 16), Error.DATA),
+        ("codebook entry 0 not zero", (Op.WRITE_CODEBOOK, 0, 0, 5), Error.DATA),
+        ("pointer pair out of order", (Op.WRITE_PTR, 0, 0, 5 | (3 << pb)), Error.DATA),
+        ("pointer past the matrix memory",
+         (Op.WRITE_PTR, 0, 0, (cfg.max_entries + 1) << pb), Error.DATA),
+        ("pointer word wider than two pointers", (Op.WRITE_PTR, 0, 0, 1 << 2 * pb), Error.DATA),
+        ("layer field 6", (Op.WRITE_LAYER, 0, 6, 1), Error.ADDRESS),
+        ("layer field 7", (Op.WRITE_LAYER, 0, 7, 1), Error.ADDRESS),
+        ("groups past act_depth", (Op.WRITE_LAYER, 0, 0, cfg.act_depth + 1), Error.DATA),
+        ("last-group lanes 0", (Op.WRITE_LAYER, 0, 1, 0), Error.DATA),
+        ("last-group lanes past n_pe", (Op.WRITE_LAYER, 0, 1, cfg.n_pe + 1), Error.DATA),
+        ("pointer base past ptr_depth", (Op.WRITE_LAYER, 0, 2, cfg.ptr_depth + 1), Error.DATA),
+        ("codebook slot field past max_layers", (Op.WRITE_LAYER, 0, 3, cfg.max_layers),
+         Error.DATA),
+        ("ReLU flag 2", (Op.WRITE_LAYER, 0, 4, 2), Error.DATA),
+        ("bias flag 2", (Op.WRITE_LAYER, 0, 5, 3), Error.DATA),
+        ("input of 17 bits", (Op.WRITE_ACT, 0, 0, 1 << 16), Error.DATA),
+        ("RUN of 0 layers", (Op.RUN, 0, 0, 0), Error.RUN_COUNT),
+        ("RUN of more layers than the table", (Op.RUN, 0, 0, cfg.max_layers + 1),
+         Error.RUN_COUNT),
+        ("RUN count with high bits", (Op.RUN, 0, 0, (1 << 40) | 1), Error.RUN_COUNT),
+        ("counter address 3", (Op.READ_COUNTER, 0, 3, 0), Error.ADDRESS),
+    ]
+    if cfg.matrix_depth < addr_limit:
+        cases.append(("matrix address past matrix_depth",
+                      (Op.WRITE_MATRIX, 0, cfg.matrix_depth, (1 << cfg.word_bits) - 1),
+                      Error.ADDRESS))
+    if cfg.word_bits < 64:
+        cases.append(("matrix word too wide", (Op.WRITE_MATRIX, 0, 0, 1 << cfg.word_bits),
+                      Error.DATA))
+    if cfg.ptr_depth < addr_limit:
+        cases.append(("pointer address past ptr_depth", (Op.WRITE_PTR, 0, cfg.ptr_depth, 0),
+                      Error.ADDRESS))
+    if cfg.act_depth < addr_limit:
+        cases += [
+            ("input address past act_depth", (Op.WRITE_ACT, 0, cfg.act_depth, 9), Error.ADDRESS),
+            ("output address past act_depth", (Op.READ_ACT, 0, cfg.act_depth, 0),
+             Error.ADDRESS),
+        ]
+    if cfg.max_layers * LAYER_STRIDE < addr_limit:
+        cases.append(("layer entry past max_layers",
+                      (Op.WRITE_LAYER, 0, cfg.max_layers * LAYER_STRIDE, 1), Error.LAYER))
+    return cases
+
+
+async def expect_rejected(host, command, error):
+    """Send ``command``; it must be rejected with ``error`` (and answered if it has an answer)."""
+    op = command[0]
+    host.send([command])
+    if op in ANSWERED:
+        [(data, rejected)] = await host.answers([op])
+        assert rejected and data == 0, f"{Op(op).name} answered {data:#x}, error={rejected}"
+    status = await host.status()
+    assert status == (error, op, 1), f"{command}: status {status}, expected {error.name}"
+
+
+async def run_refused(host, n_layers, error):
+    """RUN ``n_layers`` must be answered as rejected, with ``error`` in the status."""
+    await expect_rejected(host, (Op.RUN, 0, 0, n_layers), error)
+
+
+@cocotb.test()
+async def test_rejected_commands(dut):
+    """Every kind of bad command is rejected with its error code and changes nothing."""
+    tb, host, jobs, _ = await _setup(dut)
+    assert await host.status() == (Error.NONE, 0, 0)
+    job = max(jobs, key=lambda j: len(j.layers))
+    prog = EieProgram(job.layers, config=tb.config)
+    host.load(prog)
+    cases = bad_commands(tb.config)
+    for what, command, error in cases:
+        cocotb.log.info("bad command: %s %s -> %s", what, command, error.name)
+        await expect_rejected(host, command, error)
+    # The status keeps the first error and counts the rest.
+    host.send([(13, 0, 0, 0), (Op.WRITE_CODEBOOK, 0, 0, 1)])
+    assert await host.status() == (Error.OPCODE, 13, 2)
+    assert await host.status() == (Error.NONE, 0, 0)
+    # Nothing the rejected commands carried reached the program or the table.
+    await check_run(tb, host, job, prog, job.acts[0])
+
+
+@cocotb.test()
+async def test_run_needs_a_table_and_inputs(dut):
+    """RUN refuses empty table entries and consumed inputs; a reset forgets a loaded table."""
+    tb, host, jobs, _ = await _setup(dut)
+    chain = max(jobs, key=lambda j: len(j.layers))
+    single = min(jobs, key=lambda j: len(j.layers))
+    n = len(chain.layers)
+    await run_refused(host, 1, Error.EMPTY_LAYER)
+    prog = EieProgram(chain.layers, config=tb.config)
+    host.load(prog)
+    await run_refused(host, n, Error.NO_INPUTS)
+    if n < tb.config.max_layers:
+        host.send(prog.input_commands(chain.acts[0]))
+        await run_refused(host, n + 1, Error.EMPTY_LAYER)
+    await check_run(tb, host, chain, prog, chain.acts[0])
+    if n >= 2:
+        # Layer 1 accumulated into the inputs' bank: they are gone.
+        await run_refused(host, n, Error.NO_INPUTS)
+    await check_run(tb, host, chain, prog, chain.acts[-1])
+    # A reset keeps the memories but forgets the host-written table.
+    await tb.reset(2)
+    host.send(prog.input_commands(chain.acts[0]))
+    await run_refused(host, n, Error.EMPTY_LAYER)
+    # A one-layer program runs again on the same inputs.
+    prog1 = EieProgram(single.layers, config=tb.config)
+    host.load(prog1)
+    await check_run(tb, host, single, prog1, single.acts[0])
+    if len(single.layers) == 1:
+        host.send([(Op.RUN, 0, 0, 1)] + prog1.output_commands())
+        data = await host.responses([Op.RUN] + [Op.READ_ACT] * single.layers[0][0].n_rows,
+                                    timeout_cycles=10_000_000)
+        expect = eie_chain(single.layers, single.acts[0], config=tb.config)[-1]
+        mask = (1 << tb.config.act_bits) - 1
+        assert [d & mask for d in data[1:]] == [int(x) & mask for x in expect]
+
+
+@cocotb.test()
+async def test_reset_drops_a_pending_response(dut):
+    """A reset while a response waits leaves no stray response."""
+    tb, host, _, _ = await _setup(dut, stalls=0.0)
+    backpressure = host.resp.backpressure
+    host.resp.backpressure = itertools.repeat(True)
+    host.send([(Op.READ_COUNTER, 0, 0, 0)])
+    while dut.resp__valid.value != 1:
+        await RisingEdge(tb.clk)
+    await ClockCycles(tb.clk, 3)
+    await tb.reset(2)
+    host.resp.backpressure = backpressure
+    await ClockCycles(tb.clk, 20)
+    assert len(host.resp.items) == 0, "a response survived the reset"
+    assert await host.status() == (Error.NONE, 0, 0)

@@ -2,7 +2,7 @@
 
 import enum
 
-from amaranth.hdl import Array, Cat, Module, Mux, Signal, signed
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -17,7 +17,7 @@ from .pe import (
     ProcessingElement,
     pe_addr_bits,
 )
-from .program import LAYER_STRIDE, Counter, EieProgram, LayerField, Op
+from .program import LAYER_STRIDE, STATUS_COUNT_BITS, Counter, EieProgram, Error, LayerField, Op
 
 __all__ = ["EieArray", "cmd_layout", "resp_layout"]
 
@@ -37,8 +37,26 @@ def cmd_layout(config):
 
 
 def resp_layout(config):
-    """Payload of a response: the command's ``op`` and 64 bits of ``data``."""
-    return data.StructLayout({"op": 4, "data": HOST_DATA_BITS})
+    """Payload of a response: the command's ``op``, 64 bits of ``data``, ``error``.
+
+    ``error`` is set when the array rejected the command (``data`` is then 0;
+    READ_STATUS says why).
+    """
+    return data.StructLayout({"op": 4, "data": HOST_DATA_BITS, "error": 1})
+
+
+#: Opcodes answered with one response.
+_ANSWERED = (Op.READ_ACT, Op.READ_COUNTER, Op.RUN, Op.READ_STATUS)
+
+
+def _below(value, limit):
+    """``value < limit``; a constant 1 where the field cannot reach ``limit``."""
+    return value < limit if limit < (1 << len(value)) else Const(1, 1)
+
+
+def _fits(value, bits):
+    """No bit of ``value`` at or above ``bits`` is set."""
+    return value[bits:] == 0 if bits < len(value) else Const(1, 1)
 
 
 class _State(enum.Enum):
@@ -150,6 +168,81 @@ class EieArray(wiring.Component):
             # The PEs' busy flags are registers.
             idle_latency=1,
         )
+
+    def _field_error(self, m, cmd):
+        """The :class:`Error` of a command that its fields alone decide (``NONE`` if none).
+
+        Combinational from the command port; registered with the command. The
+        checks that depend on the array's state (a RUN's layer-table entries
+        and inputs) are made when the command executes.
+        """
+        cfg = self._config
+        op, addr, value = cmd.op, cmd.addr, cmd.data
+        err = Signal(Error, name="field_error")
+        pe_ok = _below(cmd.pe, cfg.n_pe)
+
+        def check(*rules):
+            # (condition that must hold, error otherwise), in priority order.
+            for k, (ok, error) in enumerate(rules):
+                with (m.If if k == 0 else m.Elif)(~ok):
+                    m.d.comb += err.eq(error)
+
+        stride_bits = _bits(LAYER_STRIDE)
+        entry, field = addr[stride_bits:], addr[:stride_bits]
+        run_bits = cfg.max_layers.bit_length()
+        with m.Switch(op):
+            with m.Case(Op.NOP, Op.READ_STATUS, Op.CLEAR_STATUS):
+                pass
+            with m.Case(Op.WRITE_CODEBOOK):
+                index = addr[:cfg.index_bits]
+                check((_below(addr, cfg.max_layers << cfg.index_bits), Error.ADDRESS),
+                      (_fits(value, cfg.w_bits), Error.DATA),
+                      ((index != 0) | (value == 0), Error.DATA))
+            with m.Case(Op.WRITE_PTR):
+                start, end = value[:cfg.ptr_bits], value[cfg.ptr_bits:2 * cfg.ptr_bits]
+                check((pe_ok, Error.PE),
+                      (_below(addr, cfg.ptr_depth), Error.ADDRESS),
+                      (_fits(value, 2 * cfg.ptr_bits), Error.DATA),
+                      (start <= end, Error.DATA),
+                      (_below(end, cfg.max_entries + 1), Error.DATA))
+            with m.Case(Op.WRITE_MATRIX):
+                check((pe_ok, Error.PE),
+                      (_below(addr, cfg.matrix_depth), Error.ADDRESS),
+                      (_fits(value, cfg.word_bits), Error.DATA))
+            with m.Case(Op.WRITE_LAYER):
+                limits = {
+                    LayerField.N_GROUPS: _below(value, cfg.act_depth + 1),
+                    LayerField.LAST_LANES: (value != 0) & _below(value, cfg.n_pe + 1),
+                    LayerField.PTR_BASE: _below(value, cfg.ptr_depth + 1),
+                    LayerField.CB_SLOT: _below(value, cfg.max_layers),
+                    LayerField.RELU: _below(value, 2),
+                    LayerField.BIAS: _below(value, 2),
+                }
+                value_ok = Signal()
+                with m.Switch(field):
+                    for f, ok in limits.items():
+                        with m.Case(f):
+                            m.d.comb += value_ok.eq(ok)
+                check((_below(entry, cfg.max_layers), Error.LAYER),
+                      (field < len(LayerField), Error.ADDRESS),
+                      (value_ok, Error.DATA))
+            with m.Case(Op.WRITE_ACT):
+                check((pe_ok, Error.PE),
+                      (_below(addr, cfg.act_depth), Error.ADDRESS),
+                      (_fits(value, cfg.act_bits), Error.DATA))
+            with m.Case(Op.READ_ACT):
+                check((pe_ok, Error.PE),
+                      (_below(addr, cfg.act_depth), Error.ADDRESS))
+            with m.Case(Op.RUN):
+                n_run = value[:run_bits]
+                check((_fits(value, run_bits) & (n_run != 0)
+                       & _below(n_run, cfg.max_layers + 1), Error.RUN_COUNT))
+            with m.Case(Op.READ_COUNTER):
+                check((addr < len(Counter), Error.ADDRESS),
+                      (pe_ok | (addr == Counter.CYCLES), Error.PE))
+            with m.Default():
+                m.d.comb += err.eq(Error.OPCODE)
+        return err
 
     def elaborate(self, platform):
         """Central control unit: host I/O, layer sequencing, group reads, LNZD, credits.
@@ -382,33 +475,69 @@ class EieArray(wiring.Component):
         # decisions. A write leaves the array IDLE and the next command can
         # follow in the next cycle; a read or a run leaves IDLE, and no
         # command is taken in its cycle.
+        #
+        # Every command is checked (docs/eie.md lists the checks): the checks
+        # of its fields alone before it is registered (cmd_error), those of
+        # the array's state (a RUN's table entries and inputs) when it
+        # executes. A rejected command changes nothing but the sticky error
+        # status, and a rejected read or RUN still answers, flagged `error`.
         cmd = Signal.like(self.cmd.payload, name="cmd_q")
         cmd_valid = Signal(name="cmd_q_valid")
+        cmd_error = Signal(Error, name="cmd_q_error")
         accept = Signal()
-        leaves_idle = (cmd.op == Op.READ_ACT) | (cmd.op == Op.READ_COUNTER) | (cmd.op == Op.RUN)
+        leaves_idle = _or(cmd.op == op for op in _ANSWERED)
         m.d.comb += [
             accept.eq(cmd_valid & (state == _State.IDLE)),
             self.cmd.ready.eq((state == _State.IDLE) & ~(cmd_valid & leaves_idle)),
         ]
+        field_error = self._field_error(m, self.cmd.payload)
         with m.If(self.cmd.valid & self.cmd.ready):
-            m.d.sync += [cmd.eq(self.cmd.payload), cmd_valid.eq(1)]
+            m.d.sync += [cmd.eq(self.cmd.payload), cmd_valid.eq(1), cmd_error.eq(field_error)]
         with m.Elif(accept):
             m.d.sync += cmd_valid.eq(0)
+        # Writes need only the field checks: a register's worth of logic
+        # between the command register and the PEs' write enables.
+        write = accept & (cmd_error == Error.NONE)
         for k, pe in enumerate(pes):
-            mine = accept & (cmd.pe == k)
+            mine = write & (cmd.pe == k)
             m.d.comb += [
                 pe.wr_addr.eq(cmd.addr),
                 pe.wr_data.eq(cmd.data),
-                pe.cb_we.eq(accept & (cmd.op == Op.WRITE_CODEBOOK)),
+                pe.cb_we.eq(write & (cmd.op == Op.WRITE_CODEBOOK)),
                 pe.ptr_we.eq(mine & (cmd.op == Op.WRITE_PTR)),
                 pe.mat_we.eq(mine & (cmd.op == Op.WRITE_MATRIX)),
                 pe.act_we.eq(mine & (cmd.op == Op.WRITE_ACT)),
             ]
+        resp_error = Signal()
         m.d.comb += [
             self.resp.payload.op.eq(resp_op),
             self.resp.payload.data.eq(resp_data),
+            self.resp.payload.error.eq(resp_error),
             self.resp.valid.eq((state == _State.RESP) | (state == _State.DONE)),
         ]
+
+        # State the RUN checks read: which table entries were written since
+        # the reset (a baked program's are), and whether the first layer's
+        # inputs are there (written since the reset and not overwritten by a
+        # run of two or more layers, whose layer 1 accumulates into bank 0).
+        baked = 0 if prog is None else (1 << prog.n_layers) - 1
+        written = Signal(cfg.max_layers, init=baked, name="entry_written")
+        inputs_ok = Signal(name="inputs_ok")
+        run_bits = cfg.max_layers.bit_length()
+        n_run = cmd.data[:run_bits]
+        run_error = Signal(Error, name="run_error")
+        entries_ok = Cat(written[i] | (n_run <= i) for i in range(cfg.max_layers)).all()
+        with m.If(cmd.op == Op.RUN):
+            with m.If(~entries_ok):
+                m.d.comb += run_error.eq(Error.EMPTY_LAYER)
+            with m.Elif(~inputs_ok):
+                m.d.comb += run_error.eq(Error.NO_INPUTS)
+        error = Mux(cmd_error != Error.NONE, cmd_error, run_error)
+        # The sticky error status: the first rejected command's error and
+        # opcode since the last CLEAR_STATUS, and how many were rejected.
+        status_error = Signal(Error, name="status_error")
+        status_op = Signal(4, name="status_op")
+        status_count = Signal(STATUS_COUNT_BITS, name="status_count")
         counters = {
             Counter.BUSY: Array(pe.busy_count for pe in pes),
             Counter.STALL: Array(pe.stall_count for pe in pes),
@@ -423,8 +552,16 @@ class EieArray(wiring.Component):
         stride_bits = _bits(LAYER_STRIDE)
         with m.Switch(state):
             with m.Case(_State.IDLE):
-                with m.If(accept):
-                    m.d.sync += resp_op.eq(cmd.op)
+                with m.If(accept & (error != Error.NONE)):
+                    m.d.sync += [resp_op.eq(cmd.op), resp_error.eq(1), resp_data.eq(0)]
+                    with m.If(status_error == Error.NONE):
+                        m.d.sync += [status_error.eq(error), status_op.eq(cmd.op)]
+                    with m.If(~status_count.all()):
+                        m.d.sync += status_count.eq(status_count + 1)
+                    with m.If(leaves_idle):
+                        m.d.sync += state.eq(_State.RESP)
+                with m.Elif(accept):
+                    m.d.sync += [resp_op.eq(cmd.op), resp_error.eq(0)]
                     with m.Switch(cmd.op):
                         with m.Case(Op.WRITE_LAYER):
                             entry_index = cmd.addr[stride_bits:]
@@ -432,6 +569,16 @@ class EieArray(wiring.Component):
                             for f, regs in field_regs.items():
                                 with m.If(field == f):
                                     m.d.sync += regs[entry_index].eq(cmd.data)
+                            with m.If(field == LayerField.N_GROUPS):
+                                m.d.sync += written.bit_select(entry_index, 1).eq(1)
+                        with m.Case(Op.WRITE_ACT):
+                            m.d.sync += inputs_ok.eq(1)
+                        with m.Case(Op.READ_STATUS):
+                            m.d.sync += [resp_data.eq(Cat(status_error, status_op, status_count)),
+                                         state.eq(_State.RESP)]
+                        with m.Case(Op.CLEAR_STATUS):
+                            m.d.sync += [status_error.eq(Error.NONE), status_op.eq(0),
+                                         status_count.eq(0)]
                         with m.Case(Op.READ_ACT):
                             m.d.sync += [rd_pe.eq(cmd.pe), host_addr.eq(cmd.addr), wait.eq(0),
                                          state.eq(_State.READ)]
@@ -449,21 +596,13 @@ class EieArray(wiring.Component):
                                 cycles.eq(0),
                                 layer.eq(0),
                                 rd_relu.eq(0),
-                                last_layer.eq(cmd.data[:cfg.max_layers.bit_length()] - 1),
-                                out_bank.eq(cmd.data[0]),
+                                last_layer.eq(n_run - 1),
+                                out_bank.eq(n_run[0]),
+                                state.eq(_State.START),
                             ]
-                            # 0 or more layers than the table holds: a short
-                            # compare on the low bits, an OR over the rest.
-                            n_bits = cfg.max_layers.bit_length()
-                            n_run = cmd.data[:n_bits]
-                            bad_count = (cmd.data[n_bits:] != 0) | (n_run == 0)
-                            if cfg.max_layers < (1 << n_bits) - 1:
-                                bad_count |= n_run > cfg.max_layers
-                            with m.If(bad_count):
-                                m.d.sync += [state.eq(_State.DONE), out_bank.eq(0),
-                                             resp_data.eq(0)]
-                            with m.Else():
-                                m.d.sync += state.eq(_State.START)
+                            # Layer 1 (if any) accumulates into bank 0, the inputs' bank.
+                            with m.If(n_run[1:] != 0):
+                                m.d.sync += inputs_ok.eq(0)
             with m.Case(_State.READ):
                 # A group read of the output bank, requantized like any other.
                 m.d.sync += wait.eq(wait + 1)

@@ -16,7 +16,8 @@ from sw_model.eie_model import check_acts
 from .blocks import check_config
 from .pe import PeImage
 
-__all__ = ["Op", "LayerField", "Counter", "LAYER_STRIDE", "EieProgram"]
+__all__ = ["Op", "LayerField", "Counter", "Error", "LAYER_STRIDE", "STATUS_COUNT_BITS",
+           "EieProgram", "decode_status"]
 
 
 class Op(enum.IntEnum):
@@ -42,6 +43,59 @@ class Op(enum.IntEnum):
     RUN = 8
     #: ``pe``, ``addr`` = :class:`Counter`: one response with the counter.
     READ_COUNTER = 9
+    #: One response with the error status (:func:`decode_status`).
+    READ_STATUS = 10
+    #: Clears the error status.
+    CLEAR_STATUS = 11
+
+
+class Error(enum.IntEnum):
+    """Why the array rejected a host command (the error status's code).
+
+    A rejected command changes nothing but the error status; a rejected read
+    or RUN still answers, with ``error`` set and ``data`` 0. ``docs/eie.md``
+    lists the checks of every command.
+    """
+
+    #: No command rejected since the status was last cleared (or the reset).
+    NONE = 0
+    #: An opcode that is not one of :class:`Op` (4 and 12..15).
+    OPCODE = 1
+    #: ``pe`` is not below ``n_pe`` (commands that address one PE).
+    PE = 2
+    #: ``addr`` is past the memory's depth (codebook: the slot is not below
+    #: ``max_layers``), names no layer field, or names no counter.
+    ADDRESS = 3
+    #: WRITE_LAYER: the entry is not below ``max_layers``.
+    LAYER = 4
+    #: ``data`` does not fit: bits above the word, a layer field out of its
+    #: range, a nonzero codebook entry 0, a pointer pair out of order or past
+    #: the matrix memory.
+    DATA = 5
+    #: RUN: 0 layers, or more than ``max_layers``.
+    RUN_COUNT = 6
+    #: RUN: a layer-table entry it would run was not written since the reset
+    #: (a baked-in program's entries count as written).
+    EMPTY_LAYER = 7
+    #: RUN: no inputs written since the reset, or a previous run of two or
+    #: more layers wrote its outputs over them.
+    NO_INPUTS = 8
+
+
+#: Bits of the error status's count of rejected commands (saturating).
+STATUS_COUNT_BITS = 16
+
+
+def decode_status(data):
+    """The READ_STATUS response's ``data``: ``(Error, Op or int, rejected count)``.
+
+    Bits 3:0: the first rejected command's :class:`Error` since the status was
+    last cleared; bits 7:4: its opcode; bits 23:8: how many commands were
+    rejected since then (saturating at ``2**16 - 1``).
+    """
+    op = (data >> 4) & 0xF
+    return (Error(data & 0xF), Op(op) if op in Op._value2member_map_ else op,
+            (data >> 8) & ((1 << STATUS_COUNT_BITS) - 1))
 
 
 class LayerField(enum.IntEnum):
@@ -128,6 +182,11 @@ class EieProgram:
                     layer.ptr[pe] + start * cfg.entries_per_word)
                 self.matrix[pe][start:start + words.shape[0]] = words
                 self.words_used[pe] = start + words.shape[0]
+        # Words between two layers' pointer ranges, which no column reads,
+        # repeat the pointer before them: every pair written is in order (the
+        # array rejects a pair whose end is below its start).
+        used = self.ptr[:, :self.ptr_used]
+        self.ptr[:, :self.ptr_used] = np.maximum.accumulate(used, axis=1)
 
     @property
     def n_layers(self):
@@ -135,9 +194,14 @@ class EieProgram:
         return len(self.layers)
 
     def ptr_words(self, pe):
-        """PE ``pe``'s pointer-memory words: pointer ``k`` and ``k + 1`` in word ``k``."""
+        """PE ``pe``'s pointer-memory words: pointer ``k`` and ``k + 1`` in word ``k``.
+
+        The last word in use, which no column reads, pairs its pointer with
+        itself, so every word written is in order.
+        """
         ptr = self.ptr[pe]
         upper = np.concatenate([ptr[1:], [0]])
+        upper[self.ptr_used - 1] = ptr[self.ptr_used - 1]
         return ptr | (upper << self.config.ptr_bits)
 
     def images(self):
