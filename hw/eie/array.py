@@ -304,8 +304,9 @@ class EieArray(wiring.Component):
         cur_bias = Signal()
         cur_lanes = Signal(range(n_pe + 1))
         cur_cb_slot = Signal(_bits(cfg.max_layers))
+        cur_groups = Signal(groups_range)
         m.d.sync += [cur_bias.eq(t_bias[layer]), cur_lanes.eq(t_lanes[layer]),
-                     cur_cb_slot.eq(t_slot[layer])]
+                     cur_cb_slot.eq(t_slot[layer]), cur_groups.eq(n_groups)]
 
         state = Signal(_State)
         computing = state == _State.COMPUTE
@@ -319,10 +320,15 @@ class EieArray(wiring.Component):
         # --- Group reader. It reads while fewer than n_slots - 1 groups are
         # read and not yet taken by the LNZD; `ahead` (= g_read - taken) and
         # `g_all` (= g_read == n_groups) are kept as registers, so the read
-        # enable of every PE's accumulator bank is one gate from registers.
+        # enable of every PE's accumulator bank is one gate from registers;
+        # so is `g_last` (= g_read + 1 == n_groups: the next read is the
+        # layer's last group), which every PE's last-group flag follows. In
+        # COMPUTE they count against `cur_groups`, the layer's group count
+        # copied out of the table.
         g_read = Signal(groups_range)
         g_ptr = Signal(ptr_addr)
         g_all = Signal()
+        g_last = Signal()
         ahead = Signal(range(n_slots))
         taken = Signal(groups_range)
         arrived = Signal(groups_range)
@@ -336,7 +342,7 @@ class EieArray(wiring.Component):
                 pe.rd_en.eq(can_read | host_read),
                 pe.rd_bank.eq(Mux(computing, layer[0], out_bank)),
                 pe.rd_addr.eq(Mux(computing, g_read, host_addr)),
-                pe.rd_last.eq(computing & (g_read + 1 == n_groups)),
+                pe.rd_last.eq(computing & g_last),
                 pe.rd_slot.eq(g_read[:slot_bits]),
                 pe.relu.eq(rd_relu),
                 pe.bias.eq(cur_bias),
@@ -344,7 +350,7 @@ class EieArray(wiring.Component):
             ]
         with m.If(can_read):
             m.d.sync += [g_read.eq(g_read + 1), g_ptr.eq(g_ptr + n_pe),
-                         g_all.eq(g_read + 1 == n_groups)]
+                         g_all.eq(g_last), g_last.eq(g_read + 2 == cur_groups)]
         # The group's pointer base and slot travel with the read to the mask stage.
         depth = pes[0].group_latency
         pipe_valid = [Signal(name=f"grp_valid_{k}") for k in range(depth)]
@@ -413,7 +419,7 @@ class EieArray(wiring.Component):
                     cur_rest.eq(_without_lowest(cur_rest)),
                     cur_last.eq(_without_lowest(cur_rest) == 0),
                 ]
-        lnzd_done = (taken == n_groups) & ~cur_valid
+        lnzd_done = (taken == cur_groups) & ~cur_valid
 
         # --- Broadcast register: the value (one-hot select of the group
         # buffers) and the column's pointer address.
@@ -614,7 +620,8 @@ class EieArray(wiring.Component):
                     m.d.sync += state.eq(_State.IDLE)
             with m.Case(_State.START):
                 m.d.sync += [
-                    g_read.eq(0), g_ptr.eq(t_ptr[layer]), g_all.eq(n_groups == 0), ahead.eq(0),
+                    g_read.eq(0), g_ptr.eq(t_ptr[layer]), g_all.eq(n_groups == 0),
+                    g_last.eq(n_groups == 1), ahead.eq(0),
                     taken.eq(0), arrived.eq(0), cur_valid.eq(0), state.eq(_State.COMPUTE),
                 ]
             with m.Case(_State.COMPUTE):

@@ -213,15 +213,23 @@ class ProcessingElement(wiring.Component):
         # change only between layers (a START and at least one COMPUTE cycle
         # before the first group read's requantization or the first entry's
         # codebook lookup), so the copy's cycle of delay is never seen.
+        # The source bank and the START pulse are copied too, so the
+        # accumulators' bank selection is local to the PE: the destination
+        # bank's valid flags are then cleared in the layer's first COMPUTE
+        # cycle instead of in START, long before the layer's first update
+        # (and the clear never touches the source bank that the first group
+        # reads use).
         relu = Signal(name="relu_q", attrs=KEEP)
         bias = Signal(name="bias_q", attrs=KEEP)
         last_lanes = Signal(len(self.last_lanes), name="last_lanes_q", attrs=KEEP)
         cb_slot = Signal(len(self.cb_slot), name="cb_slot_q", attrs=KEEP)
+        src = Signal(name="src_q", attrs=KEEP)
+        start = Signal(name="start_q", attrs=KEEP)
         m.d.sync += [relu.eq(self.relu), bias.eq(self.bias), last_lanes.eq(self.last_lanes),
-                     cb_slot.eq(self.cb_slot)]
+                     cb_slot.eq(self.cb_slot), src.eq(self.src), start.eq(self.start)]
         m.d.comb += [
-            acc.dst.eq(~self.src),
-            acc.clear.eq(self.start),
+            acc.dst.eq(~src),
+            acc.clear.eq(start),
             acc.rd_en.eq(rq_en),
             acc.rd_bank.eq(rq_bank),
             acc.rd_addr.eq(rq_addr),
