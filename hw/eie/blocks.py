@@ -167,18 +167,25 @@ class PtrRead(wiring.Component):
     port, one read port). Cycle ``t``: a broadcast arrives and the word is read.
     Cycle ``t + latency``: ``item`` carries the activation and ``[start, end)``
     from the port's output register; ``item_valid`` follows every broadcast,
-    empty columns included (the PE drops those). The pipeline never waits: the
-    central unit's credits guarantee the queue has room.
+    empty columns included (the PE drops those), and ``item_empty`` says
+    whether the column is empty (``start == end``). The memory stores that
+    bit beside the pair, computed when the pair is written, so no comparator
+    follows the read. The pipeline never waits: the central unit's credits
+    guarantee the queue has room.
     """
 
     def __init__(self, *, config, init=None, family=None):
         self._config = check_config(config)
-        self._mem = BlockRam(width=2 * config.ptr_bits, depth=config.ptr_depth,
-                             init=() if init is None else init, family=family)
+        bits = config.ptr_bits
+        init = [] if init is None else [int(x) for x in init]
+        words = [w | (int(w & ((1 << bits) - 1) == w >> bits) << 2 * bits) for w in init]
+        self._mem = BlockRam(width=2 * bits + 1, depth=config.ptr_depth, init=words,
+                             family=family)
         super().__init__({
             "bcast": In(stream.Signature(bcast_layout(config), always_ready=True)),
             "item": Out(item_layout(config)),
             "item_valid": Out(1),
+            "item_empty": Out(1),
             "busy": Out(1),
             "wr_en": In(1),
             "wr_addr": In(_bits(config.ptr_depth)),
@@ -194,11 +201,15 @@ class PtrRead(wiring.Component):
         cfg = self._config
         m = Module()
         m.submodules.mem = mem = self._mem
+        bits = cfg.ptr_bits
+        start, end = self.wr_data[:bits], self.wr_data[bits:2 * bits]
         m.d.comb += [
-            mem.w_addr.eq(self.wr_addr), mem.w_data.eq(self.wr_data), mem.w_en.eq(self.wr_en),
+            mem.w_addr.eq(self.wr_addr), mem.w_en.eq(self.wr_en),
+            mem.w_data.eq(Cat(start, end, start == end)),
             mem.r_addr.eq(self.bcast.payload.addr),
-            self.item.start.eq(mem.r_data[:cfg.ptr_bits]),
-            self.item.end.eq(mem.r_data[cfg.ptr_bits:]),
+            self.item.start.eq(mem.r_data[:bits]),
+            self.item.end.eq(mem.r_data[bits:2 * bits]),
+            self.item_empty.eq(mem.r_data[2 * bits]),
         ]
         assert mem.latency == 2
         act = Signal(signed(cfg.act_bits))

@@ -2,7 +2,7 @@
 
 Sizes suit FPGA block RAM. Per PE on ECP5: the sparse-matrix memory is 1024
 words of 64 bits (8 entries each, four 18-kbit DP16KD), the pointer memory
-512 pointer pairs of 2 x 14 bits (one DP16KD, 36 bits wide), each of the two
+512 pointer pairs of 2 x 14 bits and an empty-column bit (one DP16KD, 36 bits wide), each of the two
 accumulator banks 64 sums of 36 bits (one DP16KD each), the queue (16 deep)
 and the codebook LUT RAM: 7 DP16KD per PE, so 8 PEs fit an ECP5-25F.
 """

@@ -272,7 +272,7 @@ class ProcessingElement(wiring.Component):
         m.submodules.act_queue = queue = self._queue
         wiring.connect(m, wiring.flipped(self.bcast), ptr_read.bcast)
         item = ptr_read.item
-        nonempty = item.start != item.end
+        nonempty = ~ptr_read.item_empty
         m.d.comb += [
             ptr_read.wr_en.eq(self.ptr_we),
             ptr_read.wr_addr.eq(self.wr_addr),
