@@ -61,14 +61,19 @@ def requantize_hw(m, acc, *, shift, out_bits, relu):
     m.d.comb += shifted.eq(acc >> shift)
     lo, hi = -(1 << (out_bits - 1)), (1 << (out_bits - 1)) - 1
     out = Signal(signed(out_bits))
-    with m.If(relu & (shifted < 0)):
+    # The value fits out_bits when its bits from the output's sign bit up are
+    # all equal: tests of those bits (a wide AND or OR) instead of two
+    # magnitude comparisons, which would be carry chains.
+    sign = shifted[-1]
+    top = shifted[out_bits - 1:]
+    with m.If(relu & sign):
         m.d.comb += out.eq(0)
-    with m.Elif(shifted > hi):
+    with m.Elif(~sign & top.any()):
         m.d.comb += out.eq(hi)
-    with m.Elif(shifted < lo):
+    with m.Elif(sign & ~top.all()):
         m.d.comb += out.eq(lo)
     with m.Else():
-        m.d.comb += out.eq(shifted)
+        m.d.comb += out.eq(shifted[:out_bits])
     return out
 
 
