@@ -16,7 +16,9 @@ The steps, each reported:
    and write the array with the layers baked into its memories;
 3. with test data (``x``, ``y`` in the file or in ``--data``, or the digits
    set for a network with 64 inputs), measure the float and quantized accuracies and predict the
-   cycles per inference with the cycle model.
+   cycles per inference with the cycle model. Without labels there is no accuracy, but the
+   agreement of the quantized golden model with the float model is reported all the same
+   (:func:`agreement`: the same top-1 class, the output differences in real units).
 
 A layer's biases (``b<i>`` in the file) are one more column of its matrix,
 whose activation is the constant 1.0, as in EIE: pruned (step 1), shared and
@@ -67,7 +69,7 @@ from .weights import bias_text, dims, layer_sizes
 
 __all__ = [
     "HELP", "add_arguments", "run", "EvalSet", "evaluation_set", "compile_network",
-    "start_report", "evaluate", "model_cycles", "output_files",
+    "start_report", "agreement", "evaluate", "model_cycles", "output_files",
 ]
 
 #: What each plot of :func:`zeroskip.plots.write_plots` shows, for the list of files.
@@ -195,20 +197,60 @@ def start_report(title, command, *, source, pruned, compressed, eval_set, first_
     }
 
 
+def agreement(golden, float_outputs, dense_outputs, *, act_frac_bits):
+    """How closely the quantized golden model follows the float model, without labels.
+
+    ``golden``: the golden model's last outputs (fixed point with
+    ``act_frac_bits`` fractional bits, one row per vector); ``float_outputs``:
+    the pruned float model's logits for the same vectors, the model that was
+    quantized; ``dense_outputs``: the float model's before pruning. Returns
+    a ``dict``: ``vectors``; ``top1``, the fraction of vectors whose argmax
+    (top-1 class; ties to the lower index in both) is the same in the golden
+    model as in the pruned float model; ``top1_dense``, the same against the
+    float model before pruning; ``max_abs_diff`` and ``mean_abs_diff``, the
+    largest and the mean absolute difference between the golden outputs in
+    real units (``golden / 2**act_frac_bits``) and the pruned float logits,
+    over every output of every vector.
+    """
+    golden = np.asarray(golden)
+    float_outputs = np.asarray(float_outputs, dtype=np.float64)
+    top1 = np.argmax(golden, axis=1)
+    diff = np.abs(from_fixed(golden, act_frac_bits) - float_outputs)
+    return {
+        "vectors": int(golden.shape[0]),
+        "top1": float(np.mean(top1 == np.argmax(float_outputs, axis=1))),
+        "top1_dense": float(np.mean(top1 == np.argmax(dense_outputs, axis=1))),
+        "max_abs_diff": float(diff.max()),
+        "mean_abs_diff": float(diff.mean()),
+    }
+
+
 def evaluate(report, *, pruned, compressed, eval_set, progress):
-    """Float and golden-model accuracies on ``eval_set``; the fixed-point inputs and outputs."""
+    """Float and golden-model accuracies on ``eval_set``; the fixed-point inputs and outputs.
+
+    Also the golden model's agreement with the float model
+    (``report["agreement"]``, :func:`agreement`), which needs no labels.
+    """
     config = compressed.config
     acts = to_fixed(eval_set.x, config.act_frac_bits)
     golden = np.stack([eie_chain(compressed.layers, x, config=config)[-1] for x in acts])
     y = eval_set.y
+    float_outputs = pruned.mlp(pruned.weights).forward(eval_set.x)[0]
+    dense_outputs = pruned.mlp(pruned.dense).forward(eval_set.x)[0]
     report["accuracy"].update(
-        dense_float=accuracy(pruned.mlp(pruned.dense).predict(eval_set.x), y),
-        pruned_float=accuracy(pruned.mlp(pruned.weights).predict(eval_set.x), y),
+        dense_float=accuracy(np.argmax(dense_outputs, axis=1), y),
+        pruned_float=accuracy(np.argmax(float_outputs, axis=1), y),
         quantized_golden=accuracy(np.argmax(golden, axis=1), y))
+    report["agreement"] = agreement(golden, float_outputs, dense_outputs,
+                                    act_frac_bits=config.act_frac_bits)
     if y is not None:
         acc = report["accuracy"]
         progress.note(f"accuracy: dense float {pct(acc['dense_float'])}, pruned float "
                       f"{pct(acc['pruned_float'])}, quantized {pct(acc['quantized_golden'])}")
+    agree = report["agreement"]
+    progress.note(f"quantized against float: same top-1 class on {pct(agree['top1'])} of the "
+                  f"vectors, outputs differ by {agree['max_abs_diff']:.4g} at most "
+                  f"({agree['mean_abs_diff']:.4g} on average)")
     return acts, golden
 
 

@@ -18,7 +18,8 @@ import numpy as np
 from .report import pct
 from .weights import dims
 
-__all__ = ["write_plots", "plot_pe_load", "plot_accuracy_density", "plot_cycles"]
+__all__ = ["write_plots", "plot_pe_load", "plot_accuracy_density", "plot_cycles",
+           "plot_sensitivity", "plot_pareto"]
 
 
 def _pyplot():
@@ -126,6 +127,87 @@ def plot_cycles(path, cycles, ideal, *, dense_cycles, n_pe, source):
     ax.set(xlabel="vector", ylabel="cycles per inference", title="Cycles per inference")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="best")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_sensitivity(path, drops, *, densities, labels, threshold, title):
+    """Accuracy drop of every layer pruned alone, against its density (``zeroskip bench pruning``).
+
+    ``drops``: one row per layer, one accuracy drop (a fraction) per density
+    of ``densities``; ``labels``: one per layer; ``threshold``: the drop the
+    per-layer densities are chosen under, drawn as a line.
+    """
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 3.8))
+    kept = np.asarray(densities, dtype=np.float64) * 100
+    order = np.argsort(kept)
+    for row, label in zip(np.asarray(drops, dtype=np.float64), labels, strict=True):
+        ax.plot(kept[order], row[order] * 100, "o-", label=label)
+    points = threshold * 100
+    ax.axhline(points, color="k", linestyle="--", linewidth=1,
+               label=f"threshold, {points:g} point{'' if points == 1 else 's'}")
+    ax.set_xscale("log")
+    ax.invert_xaxis()
+    ax.set_xticks(kept[order], [f"{k:g} %" for k in kept[order]])
+    ax.minorticks_off()
+    ax.set(xlabel="density of the pruned layer", ylabel="accuracy drop (points)", title=title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _log_ticks(ax, values):
+    """Logarithmic x axis labelled at 1, 2 and 5 times the powers of ten, in plain numbers."""
+    from matplotlib.ticker import FuncFormatter, NullLocator
+
+    lo, hi = float(np.min(values)), float(np.max(values))
+    ax.set_xscale("log")
+    decades = range(int(np.floor(np.log10(lo))), int(np.ceil(np.log10(hi))) + 1)
+    ticks = [m * 10.0 ** k for k in decades for m in (1, 2, 5) if lo / 1.5 <= m * 10.0 ** k
+             <= hi * 1.5]
+    ax.set_xticks(ticks)
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+
+
+def plot_pareto(path, series, *, title, bottom=None):
+    """Accuracy against cycles per inference and against stored bits, one panel each.
+
+    ``series``: ``[(label, cycles, stored_bits, accuracies, style)]``, the
+    accuracies fractions, ``style`` a Matplotlib format string (``"o-"``);
+    a series drawn with a line is sorted by cycles (resp. bits) first.
+    ``bottom``: the lowest accuracy shown (a fraction), so that the region
+    where the networks compete is not squeezed by a few far worse ones; how
+    many points lie below it is said under the title.
+    """
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
+    below = 0
+    for label, cycles, bits, accuracies, style in series:
+        accuracies = np.asarray(accuracies, dtype=np.float64) * 100
+        if bottom is not None:
+            below += int(np.count_nonzero(accuracies < bottom * 100))
+        for ax, cost in zip(axes, (cycles, np.asarray(bits) / 1000), strict=True):
+            cost = np.asarray(cost, dtype=np.float64)
+            order = np.argsort(cost, kind="stable")
+            ax.plot(cost[order], accuracies[order], style, label=label, markersize=4)
+    axes[0].set(xlabel="EIE cycles per inference (cycle model)", ylabel="test accuracy (%)")
+    axes[1].set(xlabel="stored kbit (entries, pointers, codebooks)")
+    for i, ax in enumerate(axes):
+        _log_ticks(ax, np.concatenate([np.asarray(s[1 + i], dtype=np.float64)
+                                       / (1000 if i else 1) for s in series]))
+        ax.grid(alpha=0.3)
+    if bottom is not None:
+        axes[0].set_ylim(bottom=bottom * 100)
+        if below:
+            title += f"\n({below} point{'' if below == 1 else 's'} below {bottom * 100:g} % "
+            title += "not shown)"
+    axes[0].legend(fontsize=8, loc="lower right")
+    fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

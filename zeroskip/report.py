@@ -10,6 +10,9 @@ figure says what it counts. The sections:
     done to it, and the data it was evaluated on;
 ``accuracy``
     float, quantized (golden model = RTL), RTL and 2:4 accuracies;
+``agreement``
+    the quantized golden model against the float model, which needs no
+    labels: the same top-1 class, the output differences in real units;
 ``compression``
     stored bits against dense float32, per layer (a bias is its layer's last
     column, counted with the weights);
@@ -29,7 +32,8 @@ import numpy as np
 
 from .weights import bias_text, dims
 
-__all__ = ["pct", "format_report", "write_report", "eie_lines", "accuracy_lines"]
+__all__ = ["pct", "format_report", "write_report", "eie_lines", "accuracy_lines",
+           "agreement_lines"]
 
 
 def pct(value, digits=2):
@@ -91,6 +95,25 @@ def accuracy_lines(report):
     lines = ["## Accuracy", "", "| model | accuracy |", "|---|---:|"]
     lines += [f"| {label} | {pct(acc[key])} |" for key, label in rows if acc.get(key) is not None]
     return lines + [""]
+
+
+def agreement_lines(report):
+    """How closely the quantized golden model follows the float model (no labels needed)."""
+    agree = report.get("agreement")
+    if agree is None:
+        return []
+    n = agree["vectors"]
+
+    def count(fraction):
+        return f"{round(fraction * n)} of {n} vectors ({pct(fraction)})"
+
+    return ["## Agreement with the float model", "",
+            f"The quantized golden model (bit-exact with the RTL) gives the same top-1 class "
+            f"(argmax of the outputs) as the pruned float model on {count(agree['top1'])}, and "
+            f"as the float model before pruning on {count(agree['top1_dense'])}. Its outputs, "
+            f"in real units, differ from the pruned float model's by "
+            f"{agree['max_abs_diff']:.4g} at most and {agree['mean_abs_diff']:.4g} on average "
+            f"over all outputs.", ""]
 
 
 def _compression_lines(report):
@@ -199,6 +222,7 @@ def format_report(report):
     lines = [f"# {report['title']}", "", f"Made with `{report['command']}`.", ""]
     lines += _network_lines(report)
     lines += accuracy_lines(report)
+    lines += agreement_lines(report)
     lines += _compression_lines(report)
     if "eie" in report:
         lines += eie_lines(report["eie"], report["config"])
