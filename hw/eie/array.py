@@ -501,14 +501,19 @@ class EieArray(wiring.Component):
             m.d.sync += [cmd.eq(self.cmd.payload), cmd_valid.eq(1), cmd_error.eq(field_error)]
         with m.Elif(accept):
             m.d.sync += cmd_valid.eq(0)
-        # Writes need only the field checks: a register's worth of logic
-        # between the command register and the PEs' write enables.
+        # Writes need only the field checks. The decoded write enables, the
+        # address and the data are registered once more before they reach
+        # the PEs (the write lands a cycle after the command executes, still
+        # before any later command can read what it wrote), so the route to
+        # every PE starts at a register.
         write = accept & (cmd_error == Error.NONE)
+        wr_addr = Signal.like(cmd.addr, name="wr_addr_q")
+        wr_data = Signal.like(cmd.data, name="wr_data_q")
+        m.d.sync += [wr_addr.eq(cmd.addr), wr_data.eq(cmd.data)]
         for k, pe in enumerate(pes):
             mine = write & (cmd.pe == k)
-            m.d.comb += [
-                pe.wr_addr.eq(cmd.addr),
-                pe.wr_data.eq(cmd.data),
+            m.d.comb += [pe.wr_addr.eq(wr_addr), pe.wr_data.eq(wr_data)]
+            m.d.sync += [
                 pe.cb_we.eq(write & (cmd.op == Op.WRITE_CODEBOOK)),
                 pe.ptr_we.eq(mine & (cmd.op == Op.WRITE_PTR)),
                 pe.mat_we.eq(mine & (cmd.op == Op.WRITE_MATRIX)),
