@@ -553,9 +553,14 @@ class EieArray(wiring.Component):
             Counter.BUSY: Array(pe.busy_count for pe in pes),
             Counter.STALL: Array(pe.stall_count for pe in pes),
         }
+        # The PEs' busy and stall counters clear in START, the cycle after
+        # the RUN executes (they count nothing before COMPUTE): the clear
+        # leaves a register, not the RUN checks.
         cnt_clr = Signal()
+        cnt_clr_q = Signal(name="cnt_clr_q")
+        m.d.sync += cnt_clr_q.eq(cnt_clr)
         for pe in pes:
-            m.d.comb += pe.cnt_clr.eq(cnt_clr)
+            m.d.comb += pe.cnt_clr.eq(cnt_clr_q)
         with m.If((state == _State.START) | computing):
             m.d.sync += cycles.eq(cycles + 1)
 
