@@ -24,6 +24,12 @@ FAMILIES = ("ecp5",)
 _ECP5_WIDTH = 18
 
 
+def _check_family(family):
+    if family is not None and family not in FAMILIES:
+        raise ValueError(f"family must be None or one of {', '.join(map(repr, FAMILIES))}, "
+                         f"not {family!r}")
+
+
 def _check_shape(name, shape):
     try:
         shape = Shape.cast(shape)
@@ -71,9 +77,7 @@ class Multiplier(wiring.Component):
     def __init__(self, a_shape, b_shape, *, family=None):
         a_shape = _check_shape("a_shape", a_shape)
         b_shape = _check_shape("b_shape", b_shape)
-        if family is not None and family not in FAMILIES:
-            raise ValueError(f"family must be None or one of {', '.join(map(repr, FAMILIES))}, "
-                             f"not {family!r}")
+        _check_family(family)
         if family == "ecp5":
             for name, shape in (("a_shape", a_shape), ("b_shape", b_shape)):
                 limit = _ECP5_WIDTH if shape.signed else _ECP5_WIDTH - 1
@@ -215,9 +219,7 @@ class BlockRam(wiring.Component):
         for name, value in (("width", width), ("depth", depth)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, not {value!r}")
-        if family is not None and family not in FAMILIES:
-            raise ValueError(f"family must be None or one of {', '.join(map(repr, FAMILIES))}, "
-                             f"not {family!r}")
+        _check_family(family)
         init = [int(x) for x in init]
         if len(init) > depth:
             raise ValueError(f"init has {len(init)} words, more than the depth {depth}")

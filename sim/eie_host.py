@@ -68,20 +68,18 @@ class EieHost:
     async def responses(self, ops, *, timeout_cycles):
         """The data of the next responses, which must answer commands ``ops`` in order."""
         ops = list(ops)
-        await self.resp.wait_for(self._taken + len(ops), timeout_cycles=timeout_cycles)
-        got = [unpack(self._resp_layout, payload)
-               for _, payload in self.resp.items[self._taken:self._taken + len(ops)]]
-        self._taken += len(ops)
-        for k, (op, response) in enumerate(zip(ops, got, strict=True)):
-            assert response["op"] == op, (
-                f"response {k} answers op {response['op']}, expected {Op(op).name}")
-            assert not response["error"], (
+        got = await self.answers(ops, timeout_cycles=timeout_cycles)
+        for k, (op, (_, error)) in enumerate(zip(ops, got, strict=True)):
+            assert not error, (
                 f"response {k}: the array rejected the {Op(op).name} command "
                 f"(READ_STATUS says why)")
-        return [response["data"] for response in got]
+        return [data for data, _ in got]
 
     async def answers(self, ops, *, timeout_cycles=1_000_000):
-        """The next responses as ``(data, error)`` pairs, rejected commands' included."""
+        """The next responses as ``(data, error)`` pairs, rejected commands' included.
+
+        Each must answer the command of ``ops`` in its place.
+        """
         ops = list(ops)
         await self.resp.wait_for(self._taken + len(ops), timeout_cycles=timeout_cycles)
         got = [unpack(self._resp_layout, payload)
