@@ -279,3 +279,30 @@ def test_named_configs_generate_deterministically(tmp_path):
     assert info.verilog == first and info.toplevel == "eie_1pe"
     with pytest.raises(ValueError, match=r"^Unknown EIE configuration 'eie-3pe'; known: "):
         config_for("eie-3pe")
+
+
+@pytest.mark.parametrize("init", [None, [3 | (5 << CFG.ptr_bits)]], ids=["no_init", "short_init"])
+def test_ptr_read_unwritten_words_are_empty_columns(init):
+    """A word neither baked nor written is the pair (0, 0), an empty column; word 0 of
+    the short init (3, 5) is not."""
+    dut = PtrRead(config=CFG, init=init)
+
+    async def tb(ctx):
+        got = []
+        for addr in (0, CFG.ptr_depth - 1):
+            ctx.set(dut.bcast.valid, 1)
+            ctx.set(dut.bcast.payload, {"act": 1, "addr": addr})
+            await ctx.tick()
+            ctx.set(dut.bcast.valid, 0)
+            await ctx.tick()
+            assert ctx.get(dut.item_valid) == 1
+            got.append((ctx.get(dut.item.start), ctx.get(dut.item.end),
+                        ctx.get(dut.item_empty)))
+            await ctx.tick()
+        first = (0, 0, 1) if init is None else (3, 5, 0)
+        assert got == [first, (0, 0, 1)]
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(tb)
+    sim.run()

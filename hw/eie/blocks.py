@@ -183,6 +183,8 @@ class PtrRead(wiring.Component):
         self._config = check_config(config)
         bits = config.ptr_bits
         init = [] if init is None else [int(x) for x in init]
+        # Words no init supplies are the pair (0, 0): empty, like any other.
+        init += [0] * (config.ptr_depth - len(init))
         words = [w | (int(w & ((1 << bits) - 1) == w >> bits) << 2 * bits) for w in init]
         self._mem = BlockRam(width=2 * bits + 1, depth=config.ptr_depth, init=words,
                              family=family)
