@@ -19,7 +19,7 @@ JOBS    ?= 2
 ARGS    ?=
 ZS      := $(VENV)/bin/zeroskip
 
-.PHONY: all venv test test-slow lint verilog synth demo bench clean distclean
+.PHONY: all venv test test-slow lint formal verilog synth demo bench clean distclean
 
 all: test
 
@@ -41,6 +41,10 @@ test-slow: $(STAMP)
 
 lint: $(STAMP)
 	$(PY) -m ruff check hw sw_model sim synth zeroskip tests
+
+## formal: every SymbiYosys proof of sim/formal (see docs/formal.md); logs in $(OUT)/formal
+formal: $(STAMP)
+	$(PY) -m sim.formal --out $(OUT)/formal $(ARGS)
 
 ## verilog: deterministic Verilog and JSON side-cars for the named configurations
 verilog: $(STAMP)

@@ -146,6 +146,9 @@ class EieArray(wiring.Component):
     #: Cycles from a PE's release to a usable credit: the PE's release register,
     #: then the credit counter.
     CREDIT_LATENCY = 2
+    #: Cycles from a write command's execution to the PEs' write enables: the
+    #: decoded enables, the address and the data are registered once more.
+    WRITE_LATENCY = 1
 
     @property
     def timing(self):
