@@ -33,7 +33,7 @@ $(STAMP): pyproject.toml
 
 ## test: the full regression (unit tests, golden model, cocotb benches under Verilator)
 test: $(STAMP)
-	$(PY) -m pytest -n $(JOBS) --dist loadgroup
+	$(PY) -m pytest -n $(JOBS) --dist loadgroup --coverage-closure
 
 ## test-slow: the large sweeps kept out of CI
 test-slow: $(STAMP)

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from cocotb_tools.runner import get_results, get_runner
 
+from .coverage import ENV_COVERAGE, ENV_COVERAGE_DIR
 from .toolchain import require_verilator
 
 __all__ = ["VERILATOR_WAIVERS", "PRIMITIVE_MODELS", "ENV_SIDECAR", "ENV_DATA", "ENV_OUT",
@@ -121,6 +122,11 @@ def run_cocotb(*, sidecar, test_module, build_dir, data=None, out=None, seed=Non
         print(f"cocotb: {test_module} on {design.name}, SEED={seed}, build dir {build_dir}",
               flush=True)
     paths = {ENV_SIDECAR: sidecar, ENV_DATA: data, ENV_OUT: out}
+    coverage_dir = os.environ.get(ENV_COVERAGE_DIR)
+    if coverage_dir:
+        # One count file per build: sim.coverage merges the folder.
+        name = f"{build_dir.parent.name}-{build_dir.name}.json"
+        paths[ENV_COVERAGE] = Path(coverage_dir) / name
     try:
         results = runner.test(
             test_module=test_module,

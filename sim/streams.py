@@ -85,6 +85,8 @@ class StreamMonitor:
         self.ready = getattr(tb.dut, f"{prefix}__ready")
         self.payload = getattr(tb.dut, f"{prefix}__payload")
         self.items = []
+        #: Cycles in which ``valid`` was high and ``ready`` low.
+        self.stalls = 0
 
     async def run(self):
         # Inputs change at falling edges; what holds in the read-only phase
@@ -92,8 +94,11 @@ class StreamMonitor:
         while True:
             await FallingEdge(self.tb.clk)
             await ReadOnly()
-            if self.valid.value == 1 and self.ready.value == 1:
-                self.items.append((self.tb.cycle, int(self.payload.value)))
+            if self.valid.value == 1:
+                if self.ready.value == 1:
+                    self.items.append((self.tb.cycle, int(self.payload.value)))
+                else:
+                    self.stalls += 1
 
     @property
     def cycles(self):
@@ -216,6 +221,8 @@ class TB:
                              f"({self.design.name})")
         self.config = self.design.config
         self.timing = self.design.timing
+        #: Called with no arguments each time the reset is asserted (coverage).
+        self.reset_observers = []
         dut.rst.value = 0
 
     async def start(self):
@@ -229,9 +236,16 @@ class TB:
             await RisingEdge(self.clk)
             self.cycle += 1
 
-    async def reset(self, cycles):
-        """Hold the synchronous reset for ``cycles`` rising edges (driven at falling edges)."""
-        await FallingEdge(self.clk)
+    async def reset(self, cycles, *, now=False):
+        """Hold the synchronous reset for ``cycles`` rising edges (driven at falling edges).
+
+        ``now``: the caller is at a falling edge already, and the reset is
+        asserted at once (so it meets the state the caller saw there).
+        """
+        if not now:
+            await FallingEdge(self.clk)
+        for observer in self.reset_observers:
+            observer()
         self.dut.rst.value = 1
         await ClockCycles(self.clk, cycles)
         await FallingEdge(self.clk)

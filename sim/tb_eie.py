@@ -7,6 +7,12 @@ read back (with random backpressure on the responses); outputs must equal
 :func:`sw_model.eie_model.eie_chain` bit for bit, and the run's cycles and per-PE
 busy/stall counters must equal :mod:`sw_model.eie_cycles` exactly, with the
 timing the design reports. Random stalls are seeded from ``cocotb.RANDOM_SEED``.
+
+Functional coverage (:mod:`sim.coverage`): :class:`~sim.coverage.EieMonitor`
+samples the array's own signals while it computes; each checked run adds the
+bins of what its layers did (accumulator wrap, saturation, bias), which the
+bit-exact comparison then confirms the RTL did too; the status reads and the
+resets add the error codes and the states reset in.
 """
 
 import itertools
@@ -14,21 +20,27 @@ import itertools
 import cocotb
 import numpy as np
 from amaranth.hdl import Shape
-from cocotb.triggers import ClockCycles, RisingEdge
+from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge
 
-from hw.eie.array import cmd_layout
+from hw.eie.array import _State, cmd_layout
 from hw.eie.program import LAYER_STRIDE, EieProgram, Error, Op
+from sim.coverage import EieMonitor, coverage, covered_test
 from sim.eie_host import EieHost
 from sim.eie_stimuli import load_jobs
 from sim.streams import TB, load_data, make_rng, randomly
 from sw_model.eie_cycles import chain_cycles
-from sw_model.eie_model import eie_chain
+from sw_model.eie_model import eie_chain, eie_layer_sums
+from sw_model.fixed import int_range, requantize, round_shift_right, wrap
 
 
 async def _setup(dut, *, stalls=0.3):
     rng = make_rng()
     tb = TB(dut, engine="eie")
+    cov = coverage()
+    tb.reset_observers.append(
+        lambda: cov.hit("eie", f"reset_in_{_State(int(dut.state.value)).name.lower()}"))
     host = EieHost(tb, idle=randomly(rng, stalls), backpressure=randomly(rng, stalls))
+    cocotb.start_soon(EieMonitor(tb, cov).run())
     await tb.start()
     jobs, _ = load_jobs(load_data())
     return tb, host, jobs, rng
@@ -62,9 +74,30 @@ async def check_run(tb, host, job, prog, acts):
         f"job {job.name}: busy {got.busy}, model {total.busy}")
     assert got.stall == total.stall.tolist(), (
         f"job {job.name}: stall {got.stall}, model {total.stall}")
+    cov = coverage()
+    if len(got.stall) > 1 and min(got.stall) > 0:
+        cov.hit("eie", "stall_every_pe")
+    _layer_coverage(cov, tb.config, job.layers, acts)
 
 
-@cocotb.test()
+def _layer_coverage(cov, cfg, layers, acts):
+    """Count what the layers' sums did on ``acts``: wrap, saturation at either end, bias."""
+    lo, hi = int_range(cfg.act_bits)
+    x = acts
+    for layer, relu in layers:
+        sums = eie_layer_sums(layer, x, act_frac_bits=cfg.act_frac_bits)
+        wrapped = wrap(sums, cfg.acc_bits)
+        cov.hit("eie", "acc_wrap", np.count_nonzero(sums != wrapped))
+        shifted = round_shift_right(wrapped, cfg.w_frac_bits)
+        cov.hit("eie", "saturate_high", np.count_nonzero(shifted > hi))
+        if not relu:
+            cov.hit("eie", "saturate_low", np.count_nonzero(shifted < lo))
+        if layer.bias:
+            cov.hit("eie", "bias_layer")
+        x = requantize(wrapped, cfg.w_frac_bits, out_bits=cfg.act_bits, relu=relu)
+
+
+@covered_test
 async def test_jobs(dut):
     """Every job: bit-exact outputs, exact cycles and counters, random stalls on both streams."""
     tb, host, jobs, _ = await _setup(dut)
@@ -72,7 +105,7 @@ async def test_jobs(dut):
         await check_job(tb, host, job)
 
 
-@cocotb.test()
+@covered_test
 async def test_reset_mid_run(dut):
     """A reset in the middle of a chain's run, then a normal run: correct results."""
     tb, host, jobs, rng = await _setup(dut)
@@ -182,6 +215,7 @@ async def expect_rejected(host, command, error):
         assert rejected and data == 0, f"{Op(op).name} answered {data:#x}, error={rejected}"
     status = await host.status()
     assert status == (error, op, 1), f"{command}: status {status}, expected {error.name}"
+    coverage().hit("eie", f"error_{error.name.lower()}")
 
 
 async def run_refused(host, n_layers, error):
@@ -189,7 +223,7 @@ async def run_refused(host, n_layers, error):
     await expect_rejected(host, (Op.RUN, 0, 0, n_layers), error)
 
 
-@cocotb.test()
+@covered_test
 async def test_rejected_commands(dut):
     """Every kind of bad command is rejected with its error code and changes nothing."""
     tb, host, jobs, _ = await _setup(dut)
@@ -209,7 +243,7 @@ async def test_rejected_commands(dut):
     await check_run(tb, host, job, prog, job.acts[0])
 
 
-@cocotb.test()
+@covered_test
 async def test_run_needs_a_table_and_inputs(dut):
     """RUN refuses empty table entries and consumed inputs; a reset forgets a loaded table."""
     tb, host, jobs, _ = await _setup(dut)
@@ -245,7 +279,7 @@ async def test_run_needs_a_table_and_inputs(dut):
         assert [d & mask for d in data[1:]] == [int(x) & mask for x in expect]
 
 
-@cocotb.test()
+@covered_test
 async def test_reset_drops_a_pending_response(dut):
     """A reset while a response waits leaves no stray response."""
     tb, host, _, _ = await _setup(dut, stalls=0.0)
@@ -260,3 +294,43 @@ async def test_reset_drops_a_pending_response(dut):
     await ClockCycles(tb.clk, 20)
     assert len(host.resp.items) == 0, "a response survived the reset"
     assert await host.status() == (Error.NONE, 0, 0)
+
+
+@covered_test
+async def test_reset_in_every_state(dut):
+    """A reset in each state of the central unit leaves no response and a clean status."""
+    tb, host, jobs, _ = await _setup(dut, stalls=0.0)
+    job = max(jobs, key=lambda j: len(j.layers))
+    prog = EieProgram(job.layers, config=tb.config)
+    free = host.resp.backpressure
+    run = prog.input_commands(job.acts[0]) + [(Op.RUN, 0, 0, prog.n_layers)]
+    commands = {
+        _State.IDLE: [],
+        _State.READ: [(Op.READ_ACT, 0, 0, 0)],
+        _State.RESP: [(Op.READ_COUNTER, 0, 0, 0)],
+        _State.START: run,
+        _State.COMPUTE: run,
+        _State.DONE: run,
+    }
+    assert set(commands) == set(_State)
+    for state, sent in commands.items():
+        if state in (_State.RESP, _State.DONE):
+            host.resp.backpressure = itertools.repeat(True)
+        if state in (_State.START, _State.COMPUTE, _State.DONE):
+            host.load(prog)
+        host.send(sent)
+        for _ in range(100_000):
+            await FallingEdge(tb.clk)
+            if int(dut.state.value) == state.value:
+                break
+        else:
+            raise AssertionError(f"the array never reached {state.name}")
+        taken = len(host.resp.items)
+        await tb.reset(2, now=True)
+        host.clear()
+        host.resp.backpressure = free
+        await ClockCycles(tb.clk, 10)
+        assert len(host.resp.items) == taken, f"a response survived a reset in {state.name}"
+        assert await host.status() == (Error.NONE, 0, 0), f"status after a reset in {state.name}"
+    # The memories survive; the table is reloaded and the chain runs exactly.
+    await check_job(tb, host, job)

@@ -7,6 +7,7 @@ through ``tests/test_sparse_nm_rtl.py``.
 """
 
 import itertools
+import math
 
 import cocotb
 import numpy as np
@@ -17,6 +18,7 @@ from sw_model.fixed import int_range
 from sw_model.nm_format import compress
 from sw_model.nm_model import nm_accumulate, nm_dot
 
+from .coverage import coverage, covered_test
 from .nm_stimulus import random_acts, random_nm_matrix
 from .streams import TB, StreamSink, StreamSource, make_rng, randomly
 
@@ -36,6 +38,7 @@ class MacTB(TB):
         self.source = self.start_driver(StreamSource(self, "i", idle=idle))
         self.sink = self.start_driver(StreamSink(self, "o", backpressure=backpressure))
         self.expected = []
+        self.patterns = set()
 
     def beats(self, values, indices, acts):
         """Packed input beats of one dot product (``first`` on the first, ``last`` on the last)."""
@@ -57,6 +60,7 @@ class MacTB(TB):
 
     def send_dot(self, values, indices, acts):
         """Queue one dot product and its expected result (from the golden model)."""
+        self._sample(values, indices, acts)
         self.source.send(self.beats(values, indices, acts))
         self.expected.append({"value": nm_dot(values, indices, acts, self.config),
                               "acc": nm_accumulate(values, indices, acts, self.config)})
@@ -68,6 +72,25 @@ class MacTB(TB):
         values, indices = compress(w, cfg.n, cfg.m, bits=cfg.w_bits)
         self.send_dot(values[0], indices[0], random_acts(rng, k, cfg.act_bits, extreme=extreme))
 
+    def _sample(self, values, indices, acts):
+        """Coverage of one dot product: index patterns, extreme products, wrap-around."""
+        cfg, cov = self.config, coverage()
+        values, indices, acts = _arr(values), _arr(indices), _arr(acts)
+        # The activation each kept weight multiplies.
+        base = np.arange(values.shape[0])[:, None] * cfg.m
+        picked = acts[base + indices] if not cfg.dense else acts.reshape(values.shape)
+        if not cfg.dense:
+            self.patterns.update(map(tuple, indices.tolist()))
+            if len(self.patterns) == math.comb(cfg.m, cfg.n):
+                cov.hit("nm", "all_index_patterns")
+        w_lo, a_lo = int_range(cfg.w_bits)[0], int_range(cfg.act_bits)[0]
+        cov.hit("nm", "extreme_product", np.count_nonzero((values == w_lo) & (picked == a_lo)))
+        exact = sum(int(v) * int(a) for v, a in zip(values.ravel(), picked.ravel(),
+                                                     strict=True))
+        half = 1 << (cfg.acc_bits - 1)
+        if not -half <= exact < half:
+            cov.hit("nm", "acc_wrap")
+
     async def check(self, *, timeout_cycles=100_000):
         """Wait for every expected result and compare in order."""
         await self.sink.wait_for(len(self.expected), timeout_cycles=timeout_cycles)
@@ -76,9 +99,13 @@ class MacTB(TB):
         assert len(got) == len(self.expected), (len(got), len(self.expected))
         for k, (g, e) in enumerate(zip(got, self.expected, strict=True)):
             assert g == e, f"dot product {k}: RTL {g}, model {e}"
+        cov = coverage()
+        cov.hit("nm", "input_stall", self.source.monitor.stalls)
+        cov.hit("nm", "output_stall", self.sink.monitor.stalls)
+        self.source.monitor.stalls = self.sink.monitor.stalls = 0
 
 
-@cocotb.test()
+@covered_test
 async def test_random_dots_with_stalls(dut):
     """Random dot products of 1 to 17 beats, random idle input and output backpressure."""
     rng = make_rng()
@@ -89,7 +116,7 @@ async def test_random_dots_with_stalls(dut):
     await tb.check()
 
 
-@cocotb.test()
+@covered_test
 async def test_extreme_operands(dut):
     """Range ends in every lane: most negative x most negative, mixed signs, all kept."""
     rng = make_rng()
@@ -107,7 +134,7 @@ async def test_extreme_operands(dut):
     await tb.check()
 
 
-@cocotb.test()
+@covered_test
 async def test_long_dot_products_wrap(dut):
     """Thousands of beats: random operands, then all-most-negative products that wrap."""
     rng = make_rng()
@@ -127,7 +154,7 @@ async def test_long_dot_products_wrap(dut):
     await tb.check(timeout_cycles=40_000)
 
 
-@cocotb.test()
+@covered_test
 async def test_throughput_and_latency(dut):
     """No stalls: one beat per cycle, each result exactly `latency` cycles after its last beat."""
     rng = make_rng()
@@ -144,7 +171,7 @@ async def test_throughput_and_latency(dut):
     assert result_cycles == [c + tb.latency for c in last_beats], (result_cycles, last_beats)
 
 
-@cocotb.test()
+@covered_test
 async def test_reset_mid_stream(dut):
     """Reset in the middle of a dot product drops it; the unit then works normally."""
     rng = make_rng()
@@ -153,6 +180,8 @@ async def test_reset_mid_stream(dut):
     tb.random_dot(rng, 50)
     await ClockCycles(tb.clk, 20)
     tb.source.clear()
+    if len(tb.sink.items) < len(tb.expected):
+        coverage().hit("nm", "reset_mid_stream")
     await tb.reset(3)
     assert tb.sink.items == [], "a result escaped before the reset"
     tb.expected.clear()

@@ -22,6 +22,7 @@ from hw.sparse_nm import (
 from sw_model.nm_format import compress
 from sw_model.nm_model import nm_matvec, nm_matvec_acc
 
+from .coverage import coverage, covered_test
 from .nm_stimulus import random_acts, random_nm_matrix
 from .streams import TB, StreamSink, StreamSource, load_data, make_rng, randomly
 
@@ -88,7 +89,7 @@ class TileTB(TB):
                                 block_rows=self.block_rows)
 
 
-@cocotb.test()
+@covered_test
 async def test_init_weights(dut):
     """The weights given at elaboration time (``init_w`` of the data) are used as they are."""
     rng = make_rng()
@@ -100,7 +101,7 @@ async def test_init_weights(dut):
     await tb.check()
 
 
-@cocotb.test()
+@covered_test
 async def test_load_and_matvec_with_stalls(dut):
     """Layers of several shapes loaded through ``wload``; vectors with random stalls."""
     rng = make_rng()
@@ -119,7 +120,7 @@ async def test_load_and_matvec_with_stalls(dut):
         await tb.check()
 
 
-@cocotb.test()
+@covered_test
 async def test_vector_cycle_count(dut):
     """No stalls: back-to-back vectors, each `blocks * beats + latency` cycles long."""
     rng = make_rng()
@@ -145,7 +146,7 @@ async def test_vector_cycle_count(dut):
                     beats, blocks, cycles[0], tb.latency)
 
 
-@cocotb.test()
+@covered_test
 async def test_reset_mid_vector(dut):
     """A reset in the middle of a vector drops it; weights survive and the next vector is right."""
     rng = make_rng()
@@ -157,6 +158,8 @@ async def test_reset_mid_vector(dut):
     tb.send_vector(random_acts(rng, k, cfg.mac.act_bits))
     await ClockCycles(tb.clk, 3)
     tb.x.clear()
+    if len(tb.sink.items) < tb.blocks:
+        coverage().hit("nm", "reset_mid_stream")
     await tb.reset(2)
     tb.sink.items.clear()
     tb.expected.clear()

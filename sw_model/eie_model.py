@@ -37,7 +37,7 @@ from .fixed import (
     wrap,
 )
 
-__all__ = ["check_acts", "bias_activation", "eie_layer", "eie_chain"]
+__all__ = ["check_acts", "bias_activation", "eie_layer", "eie_layer_sums", "eie_chain"]
 
 
 def check_acts(acts, n_inputs):
@@ -97,13 +97,23 @@ def eie_layer(layer, acts, *, acc_bits=40, w_frac_bits=12, act_frac_bits=8, relu
     relu : bool
         Apply ReLU to the outputs.
     """
+    acc_bits = check_int("acc_bits", acc_bits, lo=PROD_BITS, hi=MAX_ACC_BITS)
+    w_frac_bits = check_int("w_frac_bits", w_frac_bits, lo=0, hi=W_BITS - 1)
+    relu = _check_relu(relu)
+    acc = eie_layer_sums(layer, acts, act_frac_bits=act_frac_bits)
+    return requantize(wrap(acc, acc_bits), w_frac_bits, relu=relu)
+
+
+def eie_layer_sums(layer, acts, *, act_frac_bits=8):
+    """The exact (unwrapped) sums ``W @ acts`` of one layer, as ``int64``.
+
+    What :func:`eie_layer` wraps to ``acc_bits`` and requantizes; the
+    arguments are those of :func:`eie_layer`.
+    """
     if not isinstance(layer, EieLayer):
         raise TypeError(f"layer must be an EieLayer, not {layer!r}")
     acts = check_acts(acts, layer.n_inputs)
-    acc_bits = check_int("acc_bits", acc_bits, lo=PROD_BITS, hi=MAX_ACC_BITS)
-    w_frac_bits = check_int("w_frac_bits", w_frac_bits, lo=0, hi=W_BITS - 1)
     act_frac_bits = check_int("act_frac_bits", act_frac_bits, lo=0, hi=ACT_BITS - 1)
-    relu = _check_relu(relu)
     if layer.bias:
         acts = np.append(acts, np.int64(bias_activation(act_frac_bits)))
 
@@ -134,7 +144,7 @@ def eie_layer(layer, acts, *, acc_bits=40, w_frac_bits=12, act_frac_bits=8, relu
         # wrapping after every addition, in any order, as the hardware does.
         np.add.at(local, rows, products)
         acc[pe::layer.n_pe] = local
-    return requantize(wrap(acc, acc_bits), w_frac_bits, relu=relu)
+    return acc
 
 
 def eie_chain(layers_relus, acts, *, config):

@@ -56,26 +56,28 @@ def run_point(build_root, name, config, stimulus, family=None):
                data=build_dir / "jobs.npz", seed=seed)
 
 
-# (name, n_pe, queue_depth, entries_per_word, stimulus, family). Together
-# these cover 1, 2, 3, 4, 8 and 16 PEs, queue depths (credits) 1, 2, 8 and the
-# default 16, every stimulus set (chains with bias columns included), and the
-# ECP5 build (MULT18X18D instances) as well as the generic one.
+# (name, n_pe, queue_depth, entries_per_word, stimulus, family, acc_bits).
+# Together these cover 1, 2, 3, 4, 8 and 16 PEs, queue depths (credits) 1, 2,
+# 8 and the default 16, every stimulus set (chains with bias columns
+# included), the ECP5 build (MULT18X18D instances) as well as the generic one,
+# and the narrowest accumulator (32 bits), which the "special" set's extreme
+# layer makes wrap.
 POINTS = [
-    ("pe1_q1", 1, 1, 2, "full", None),
-    ("pe2_q2", 2, 2, 8, "full", None),
-    ("pe3_q16", 3, 16, 4, "full", None),
-    ("pe4_q8", 4, 8, 4, "full", None),
-    ("pe8_q1", 8, 1, 1, "densities", None),
-    ("pe16_q2", 16, 2, 8, "special", None),
-    ("pe2_q16_ecp5", 2, 16, 4, "densities", "ecp5"),
+    ("pe1_q1", 1, 1, 2, "full", None, 40),
+    ("pe2_q2", 2, 2, 8, "full", None, 40),
+    ("pe3_q16", 3, 16, 4, "full", None, 40),
+    ("pe4_q8", 4, 8, 4, "full", None, 40),
+    ("pe8_q1", 8, 1, 1, "densities", None, 40),
+    ("pe16_q2", 16, 2, 8, "special", None, 32),
+    ("pe2_q16_ecp5", 2, 16, 4, "densities", "ecp5", 40),
 ]
 
 
 @pytest.mark.verilator
-@pytest.mark.parametrize("name,n_pe,queue_depth,epw,stimulus,family", POINTS,
+@pytest.mark.parametrize("name,n_pe,queue_depth,epw,stimulus,family,acc_bits", POINTS,
                          ids=[p[0] for p in POINTS])
-def test_eie_rtl(build_root, name, n_pe, queue_depth, epw, stimulus, family):
-    config = small_config(n_pe, queue_depth, entries_per_word=epw)
+def test_eie_rtl(build_root, name, n_pe, queue_depth, epw, stimulus, family, acc_bits):
+    config = small_config(n_pe, queue_depth, entries_per_word=epw, acc_bits=acc_bits)
     run_point(build_root, name, config, stimulus, family)
 
 

@@ -407,6 +407,9 @@ class EieArray(wiring.Component):
         m.d.comb += bcast.eq(computing & cur_valid & group_credit.all())
         m.d.comb += take.eq(
             computing & (bcast | ~cur_valid) & (~cur_valid | cur_last) & head_valid)
+        # Observed by the testbench's coverage: the group taken is all zero.
+        take_zero = Signal(name="take_zero")
+        m.d.comb += take_zero.eq(take & ~head.nonzero)
         with m.If(take):
             m.d.sync += [
                 cur_valid.eq(head.nonzero), cur_onehot.eq(head.first), cur_rest.eq(head.rest),
@@ -495,15 +498,28 @@ class EieArray(wiring.Component):
         cmd_error = Signal(Error, name="cmd_q_error")
         accept = Signal()
         leaves_idle = _or(cmd.op == op for op in _ANSWERED)
+        # A RUN waits one cycle in the command register while its state
+        # checks (table entries written, inputs present) are made and
+        # registered (`run_checked`): no command can change that state in
+        # the meantime, and the execution then reads only registers.
+        run_checked = Signal(name="cmd_q_run_checked")
         m.d.comb += [
-            accept.eq(cmd_valid & (state == _State.IDLE)),
+            accept.eq(cmd_valid & (state == _State.IDLE) & ((cmd.op != Op.RUN) | run_checked)),
             self.cmd.ready.eq((state == _State.IDLE) & ~(cmd_valid & leaves_idle)),
         ]
         field_error = self._field_error(m, self.cmd.payload)
+        # Which table entries a RUN would use, decoded from the port too.
+        run_bits = cfg.max_layers.bit_length()
+        run_uses = Signal(cfg.max_layers, name="cmd_q_run_uses")
+        port_runs = self.cmd.payload.data[:run_bits]
         with m.If(self.cmd.valid & self.cmd.ready):
-            m.d.sync += [cmd.eq(self.cmd.payload), cmd_valid.eq(1), cmd_error.eq(field_error)]
+            m.d.sync += [cmd.eq(self.cmd.payload), cmd_valid.eq(1), cmd_error.eq(field_error),
+                         run_uses.eq(Cat(port_runs > i for i in range(cfg.max_layers))),
+                         run_checked.eq(0)]
         with m.Elif(accept):
-            m.d.sync += cmd_valid.eq(0)
+            m.d.sync += [cmd_valid.eq(0), run_checked.eq(0)]
+        with m.Elif(cmd_valid & (state == _State.IDLE)):
+            m.d.sync += run_checked.eq(1)
         # Writes need only the field checks. The decoded write enables, the
         # address and the data are registered once more before they reach
         # the PEs (the write lands a cycle after the command executes, still
@@ -522,10 +538,12 @@ class EieArray(wiring.Component):
                 pe.mat_we.eq(mine & (cmd.op == Op.WRITE_MATRIX)),
                 pe.act_we.eq(mine & (cmd.op == Op.WRITE_ACT)),
             ]
+        # A rejected command's response carries data 0: the data register
+        # is masked here, so the RUN checks do not reach its enables.
         resp_error = Signal()
         m.d.comb += [
             self.resp.payload.op.eq(resp_op),
-            self.resp.payload.data.eq(resp_data),
+            self.resp.payload.data.eq(Mux(resp_error, 0, resp_data)),
             self.resp.payload.error.eq(resp_error),
             self.resp.valid.eq((state == _State.RESP) | (state == _State.DONE)),
         ]
@@ -537,16 +555,18 @@ class EieArray(wiring.Component):
         baked = 0 if prog is None else (1 << prog.n_layers) - 1
         written = Signal(cfg.max_layers, init=baked, name="entry_written")
         inputs_ok = Signal(name="inputs_ok")
-        run_bits = cfg.max_layers.bit_length()
         n_run = cmd.data[:run_bits]
         run_error = Signal(Error, name="run_error")
-        entries_ok = Cat(written[i] | (n_run <= i) for i in range(cfg.max_layers)).all()
-        with m.If(cmd.op == Op.RUN):
-            with m.If(~entries_ok):
-                m.d.comb += run_error.eq(Error.EMPTY_LAYER)
-            with m.Elif(~inputs_ok):
-                m.d.comb += run_error.eq(Error.NO_INPUTS)
-        error = Mux(cmd_error != Error.NONE, cmd_error, run_error)
+        entries_ok = (written | ~run_uses).all()
+        with m.If(~entries_ok):
+            m.d.sync += run_error.eq(Error.EMPTY_LAYER)
+        with m.Elif(~inputs_ok):
+            m.d.sync += run_error.eq(Error.NO_INPUTS)
+        with m.Else():
+            m.d.sync += run_error.eq(Error.NONE)
+        is_run = Signal()
+        m.d.comb += is_run.eq(cmd.op == Op.RUN)
+        error = Mux(cmd_error != Error.NONE, cmd_error, Mux(is_run, run_error, Error.NONE))
         # The sticky error status: the first rejected command's error and
         # opcode since the last CLEAR_STATUS, and how many were rejected.
         status_error = Signal(Error, name="status_error")
@@ -571,8 +591,20 @@ class EieArray(wiring.Component):
         stride_bits = _bits(LAYER_STRIDE)
         with m.Switch(state):
             with m.Case(_State.IDLE):
+                # Reads answer from registers; their own checks are all
+                # field checks (cmd_error), so the data is loaded apart from
+                # the rest of the command's execution.
+                with m.If(write & (cmd.op == Op.READ_STATUS)):
+                    m.d.sync += resp_data.eq(Cat(status_error, status_op, status_count))
+                with m.If(write & (cmd.op == Op.READ_COUNTER)):
+                    with m.If(cmd.addr == Counter.CYCLES):
+                        m.d.sync += resp_data.eq(cycles)
+                    with m.Elif(cmd.addr == Counter.BUSY):
+                        m.d.sync += resp_data.eq(counters[Counter.BUSY][cmd.pe])
+                    with m.Else():
+                        m.d.sync += resp_data.eq(counters[Counter.STALL][cmd.pe])
                 with m.If(accept & (error != Error.NONE)):
-                    m.d.sync += [resp_op.eq(cmd.op), resp_error.eq(1), resp_data.eq(0)]
+                    m.d.sync += [resp_op.eq(cmd.op), resp_error.eq(1)]
                     with m.If(status_error == Error.NONE):
                         m.d.sync += [status_error.eq(error), status_op.eq(cmd.op)]
                     with m.If(~status_count.all()):
@@ -593,8 +625,7 @@ class EieArray(wiring.Component):
                         with m.Case(Op.WRITE_ACT):
                             m.d.sync += inputs_ok.eq(1)
                         with m.Case(Op.READ_STATUS):
-                            m.d.sync += [resp_data.eq(Cat(status_error, status_op, status_count)),
-                                         state.eq(_State.RESP)]
+                            m.d.sync += state.eq(_State.RESP)
                         with m.Case(Op.CLEAR_STATUS):
                             m.d.sync += [status_error.eq(Error.NONE), status_op.eq(0),
                                          status_count.eq(0)]
@@ -602,12 +633,6 @@ class EieArray(wiring.Component):
                             m.d.sync += [rd_pe.eq(cmd.pe), host_addr.eq(cmd.addr), wait.eq(0),
                                          state.eq(_State.READ)]
                         with m.Case(Op.READ_COUNTER):
-                            with m.If(cmd.addr == Counter.CYCLES):
-                                m.d.sync += resp_data.eq(cycles)
-                            with m.Elif(cmd.addr == Counter.BUSY):
-                                m.d.sync += resp_data.eq(counters[Counter.BUSY][cmd.pe])
-                            with m.Else():
-                                m.d.sync += resp_data.eq(counters[Counter.STALL][cmd.pe])
                             m.d.sync += state.eq(_State.RESP)
                         with m.Case(Op.RUN):
                             m.d.comb += cnt_clr.eq(1)

@@ -359,7 +359,7 @@ class Accumulators(wiring.Component):
         last_valid, last2_valid = Signal(), Signal()
         last_row, last2_row = Signal(rows), Signal(rows)
         last_sum, last2_sum = Signal(signed(cfg.acc_bits)), Signal(signed(cfg.acc_bits))
-        bypass1, bypass_older = Signal(), Signal()
+        bypass1, bypass_older = Signal(name="bypass1"), Signal(name="bypass_older")
         older_sum = Signal(signed(cfg.acc_bits))
         hit_last = last_valid & (last_row == m_row)
         hit_last2 = last2_valid & (last2_row == m_row)

@@ -331,7 +331,7 @@ class ProcessingElement(wiring.Component):
             m.d.comb += entry.eq(word)
         else:
             m.d.comb += entry.eq(word.word_select(d2_sel, cfg.entry_bits))
-        e_valid, e_first = Signal(), Signal()
+        e_valid, e_first = Signal(name="e_valid"), Signal(name="e_first")
         e_act = Signal(signed(cfg.act_bits))
         e_entry = Signal(cfg.entry_bits)
         m.d.sync += [e_valid.eq(d2_valid), e_first.eq(d2_first), e_act.eq(d2_act),
@@ -367,12 +367,16 @@ class ProcessingElement(wiring.Component):
                 | acc.busy)
         m.d.sync += self.busy.eq(busy)
 
-        # --- Counters.
+        # --- Counters. The increments are registered first, so no path runs
+        # from the queue and the credit flags into the counters' carry
+        # chains; the last one lands while the PE drains, before the run ends.
+        busy_inc, stall_inc = Signal(), Signal()
+        m.d.sync += [busy_inc.eq(issue), stall_inc.eq(self.stall_inc)]
         with m.If(self.cnt_clr):
             m.d.sync += [self.busy_count.eq(0), self.stall_count.eq(0)]
         with m.Else():
             m.d.sync += [
-                self.busy_count.eq(self.busy_count + issue),
-                self.stall_count.eq(self.stall_count + self.stall_inc),
+                self.busy_count.eq(self.busy_count + busy_inc),
+                self.stall_count.eq(self.stall_count + stall_inc),
             ]
         return m

@@ -163,8 +163,11 @@ def eie_host(config=HOST_CONFIG):
     written = Signal(cfg.max_layers, name="ref_written")
     inputs = Signal(name="ref_inputs")
     expected = reference_error(m, cfg, cmd, written=written, inputs=inputs)
+    # A RUN executes in its second cycle in IDLE (its state checks take one).
+    run_checked = internal("cmd_q_run_checked")
     executes = Signal(name="executes")
-    m.d.comb += executes.eq(cmd_valid & (state == _State.IDLE))
+    m.d.comb += executes.eq(cmd_valid & (state == _State.IDLE)
+                            & ((cmd.op != Op.RUN) | run_checked))
     ok = executes & (expected == Error.NONE)
     rejected = executes & (expected != Error.NONE)
     with m.If(ok & (cmd.op == Op.WRITE_LAYER) & (cmd.addr % LAYER_STRIDE == LayerField.N_GROUPS)):
