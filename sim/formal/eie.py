@@ -338,7 +338,7 @@ def eie_flow(config=FLOW_CONFIG, *, steered=False, covers=FLOW_COVERS):
     dropped (empty for a PE), the LNZD waiting for a credit, a PE's queue
     full. ``steered`` bakes :func:`flow_program` into the array and lets the
     host send only its commands: the cover task's harness, which reaches the
-    covers (within 26 cycles on :data:`FLOW_CONFIG`) instead of searching
+    covers (within 27 cycles on :data:`FLOW_CONFIG`) instead of searching
     every host.
     """
     unknown = set(covers) - set(FLOW_COVERS)
