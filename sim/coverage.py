@@ -238,8 +238,8 @@ def main(argv=None):
     folder = Path(args.out).resolve()
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "verilator",
-               "-n", str(args.jobs), "--dist", "loadgroup", "tests"]
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+               "-m", "verilator and not slow", "-n", str(args.jobs), "--dist", "loadgroup", "tests"]
     print(f"running the Verilator tests: {shlex.join(command)}", file=sys.stderr, flush=True)
     env = dict(os.environ, **{ENV_COVERAGE_DIR: str(folder)})
     done = subprocess.run(command, cwd=root, env=env, check=False)
@@ -250,8 +250,8 @@ def main(argv=None):
     counts, files = merge(folder)
     missing = unhit(counts)
     body = (f"{len(BINS) - len(missing)} of {len(BINS)} bins hit, summed over {files} "
-            "testbench runs (one per Verilator build) of `pytest -m verilator`, the "
-            "cocotb tests of `make test`. A hit is counted by the testbench: the EIE "
+            "testbench runs (one per Verilator build) of "
+            "`pytest -m \"verilator and not slow\"`, the cocotb tests of `make test`. A hit is counted by the testbench: the EIE "
             "monitor samples the array's own registers every cycle of a layer (queue "
             "level, weight-stage entry, accumulator bypass selects, the LNZD taking an "
             "all-zero group); the status reads and the resets give the error codes and "
