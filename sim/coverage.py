@@ -251,8 +251,9 @@ def main(argv=None):
     missing = unhit(counts)
     body = (f"{len(BINS) - len(missing)} of {len(BINS)} bins hit, summed over {files} "
             "testbench runs (one per Verilator build) of "
-            "`pytest -m \"verilator and not slow\"`, the cocotb tests of `make test`. A hit is counted by the testbench: the EIE "
-            "monitor samples the array's own registers every cycle of a layer (queue "
+            "`pytest -m \"verilator and not slow\"`, the cocotb tests of `make test`. "
+            "A hit is counted by the testbench: the EIE monitor samples the array's own "
+            "registers every cycle of a layer (queue "
             "level, weight-stage entry, accumulator bypass selects, the LNZD taking an "
             "all-zero group); the status reads and the resets give the error codes and "
             "the states; the layers' exact sums give wrap and saturation, which the "
