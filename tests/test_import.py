@@ -17,6 +17,7 @@ import numpy as np
 import onnx
 import pytest
 import safetensors.numpy
+from helpers import error_line
 from onnx import TensorProto, helper, numpy_helper
 
 from sw_model.eie_model import eie_chain
@@ -28,14 +29,6 @@ from zeroskip.weights import load_weights
 
 #: Values of the weights and biases: exact in float16, float32 and Q4.12, eight of them.
 GRID = np.array([-1.5, -0.75, -0.5, -0.125, 0.125, 0.25, 0.5, 1.0])
-
-
-def _error_line(capsys):
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    return lines[0]
 
 
 @pytest.fixture
@@ -425,5 +418,5 @@ def test_bad_networks_are_one_line_errors(tmp_path, net, monkeypatch, capsys, ar
     monkeypatch.chdir(tmp_path)
     _write_bad_files(net[0])
     assert main(["compile", *argv, "--out", "out"]) == 2
-    assert _error_line(capsys) == f"zeroskip compile: error: {message}"
+    assert error_line(capsys) == f"zeroskip compile: error: {message}"
     assert not pathlib.Path("out").exists()

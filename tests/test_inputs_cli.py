@@ -12,6 +12,7 @@ import re
 
 import numpy as np
 import pytest
+from helpers import error_line
 
 from sw_model.eie_format import layers_to_arrays
 from zeroskip.cli import main
@@ -20,14 +21,6 @@ from zeroskip.compression import MODEL_FILE, load_compiled
 from zeroskip.demo import DemoOptions, plan_demo
 from zeroskip.errors import UserError
 from zeroskip.progress import Progress
-
-
-def _error_line(capsys):
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    return lines[0]
 
 
 @pytest.fixture
@@ -111,7 +104,7 @@ def _nothing_written(tmp_path, before):
 def test_compile_and_demo_refuse_bad_input_before_any_work(files, capsys, argv, message):
     before = sorted(p.name for p in files.iterdir())
     assert main(argv) == 2
-    assert _error_line(capsys) == message
+    assert error_line(capsys) == message
     _nothing_written(files, before)
 
 
@@ -121,7 +114,7 @@ def test_output_folder_that_cannot_be_made(files, capsys, monkeypatch):
 
     monkeypatch.setattr(pathlib.Path, "mkdir", refuse)
     assert main(["compile", "net.npz", "--out", "out", "-q"]) == 2
-    assert _error_line(capsys) == ("zeroskip compile: error: --out 'out' cannot be made: "
+    assert error_line(capsys) == ("zeroskip compile: error: --out 'out' cannot be made: "
                                    "Permission denied")
 
 
@@ -179,7 +172,7 @@ def compiled(files, capsys):
 def test_simulate_refuses_bad_input_before_the_simulation(compiled, capsys, inputs, extra,
                                                           message):
     assert main(["simulate", "compiled", "--inputs", inputs, *extra]) == 2
-    assert _error_line(capsys) == message
+    assert error_line(capsys) == message
     assert not (compiled / "sim").exists()
 
 
@@ -191,7 +184,7 @@ def test_simulate_names_the_corrupted_inputs_member(compiled, capsys):
     corrupt[start:start + 8] = b"\xff" * 8
     pathlib.Path("inputs.npz").write_bytes(bytes(corrupt))
     assert main(["simulate", "compiled", "--inputs", "inputs.npz"]) == 2
-    assert _error_line(capsys) == (
+    assert error_line(capsys) == (
         "zeroskip simulate: error: array 'x' in 'inputs.npz' cannot be read (the file is "
         "truncated or corrupted?): Bad CRC-32 for file 'x.npy'")
     assert not (compiled / "sim").exists()

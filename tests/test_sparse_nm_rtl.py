@@ -11,23 +11,14 @@ import numpy as np
 import pytest
 
 from hw.generate import Design
-from hw.sparse_nm import NMMac, NMTile, tile_weights_from_dense
-from sim.nm_stimulus import random_nm_matrix
+from hw.sparse_nm import NMMac
+from sim.nm_stimulus import mac_config, tile_top
 from sim.runner import run_cocotb
-from sw_model.config import SparseMacConfig, SparseTileConfig
+from sw_model.config import SparseTileConfig
 
 pytestmark = pytest.mark.verilator
 
 PATTERNS = [(2, 4), (1, 4), (2, 8), (4, 8), (4, 4)]
-
-
-def mac_config(n, m, groups, bits):
-    """Operand width ``bits``; a narrow accumulator at 8 bits so wrapping is reached quickly."""
-    if bits == 8:
-        return SparseMacConfig(n=n, m=m, groups=groups, act_bits=8, w_bits=8, acc_bits=20,
-                               w_frac_bits=6, relu=(n == 1))
-    return SparseMacConfig(n=n, m=m, groups=groups, act_bits=16, w_bits=16, acc_bits=40,
-                           w_frac_bits=12)
 
 
 def run_design(build_root, name, top, test_module, *, data=None):
@@ -41,20 +32,8 @@ def run_design(build_root, name, top, test_module, *, data=None):
 
 
 def run_tile(build_root, name, config, init_shape, family=None):
-    """A tile whose memories hold a random layer of ``init_shape`` (or nothing).
-
-    ``family``: the FPGA family of the multipliers (simulated with the
-    primitive models of :data:`sim.runner.PRIMITIVE_MODELS`).
-    """
-    if init_shape is None:
-        top = NMTile(config=config, family=family)
-        init_w = np.zeros((config.units, config.mac.lanes), dtype=np.int64)
-    else:
-        mac = config.mac
-        init_w = random_nm_matrix(np.random.default_rng(2016), *init_shape, mac.n, mac.m,
-                                  mac.w_bits, density=0.8,
-                                  block_rows=config.units if config.shared_indices else 1)
-        top = NMTile(config=config, init=tile_weights_from_dense(init_w, config), family=family)
+    """A tile whose memories hold a random layer of ``init_shape`` (or nothing)."""
+    top, init_w = tile_top(config, init_shape, family)
     run_design(build_root, name, top, "sim.tb_nm_tile", data={"init_w": init_w})
 
 
