@@ -309,6 +309,12 @@ _ROUNDING = ("the rounding add `acc + half` (half = 1 << (w_frac_bits - 1)): the
              "takes the sum's bits from w_frac_bits up, and a change to a bit of the "
              "addend below bit w_frac_bits - 1 moves none of them (the carry into bit "
              "w_frac_bits is bit w_frac_bits - 1 of the addend)")
+_COUNTER = ("the cycle, busy and stall counters restart at every RUN (array.py:637-640, "
+            "pe.py:375) and count only during it; a run here walks at most max_layers x "
+            "(max_dim + 1) columns of at most matrix_depth x entries_per_word = 4096 "
+            "entries each per PE (a pointer pair is checked against the matrix memory, "
+            "not against the other pairs), under 2**21 entries, plus a few cycles per "
+            "column and group, so no counter bit from 22 up is ever 1")
 EQUIVALENT = {
     # N:M MAC (mac.py:189, the requantization's rounding add).
     ("nm-mac-2of4-g1-16b", "inv $30 Y[3]"): _ROUNDING + "; bit 3 of the sum is not read",
@@ -329,6 +335,10 @@ EQUIVALENT = {
         "the fault sets `last` only while `valid` (bit 0) is 0; the flags go down the "
         "pipeline unchanged and `first` and `last` act only with `valid` (mac.py:175-177)",
     ("nm-tile-2of4-g2-8b", "const1 $flatten\\unit_2.$31 A[1]"): _ROUNDING,
+    ("nm-tile-2of4-g2-8b", "cnot0 $flatten\\unit_1.$30 A[1] by [9]"):
+        "`acc < T` with T = (lo << shift) - half = -8224 (mac.py:193, 8-bit operands): the "
+        "fault sets acc bit 1 only when bit 9 is 0, which can only raise acc by 2 and so "
+        "only matters for acc in [T - 2, T); there bit 9 is 1 (T = 0x..DFE0)",
     ("nm-tile-2of4-g2-8b", "const1 $68 B[0]"):
         "`block + 1` (tile.py:309): bit 0 of the constant 1 stuck at 1",
     ("nm-tile-2of4-g2-8b", "const1 $48 A[0]"):
@@ -359,6 +369,14 @@ EQUIVALENT = {
     ("eie-pe2_q2", "const0 $flatten\\pe_0.\\acc.$procmux$9630 B[0]"):
         "the reset value of a row's valid flag (bank 1, row 23 of PE 0), which is the "
         "constant 0, stuck at 0",
+    ("eie-pe2_q2", "cnot1 $flatten\\pe_1.$125 A[28] by [42]"):
+        _COUNTER + "; the fault acts only when bit 42 is 1",
+    ("eie-pe2_q2", "const0 $flatten\\pe_1.$253 Q[37] (stall_count$107)"):
+        _COUNTER + "; bit 37 is 0 with or without the fault",
+    ("eie-pe2_q2", "cnot1 $816 Q[4] by [25] (cycles)"):
+        _COUNTER + "; the fault acts only when bit 25 is 1",
+    ("eie-pe2_q2", "cnot1 $flatten\\pe_1.$253 Q[23] by [44] (stall_count$107)"):
+        _COUNTER + "; the fault acts only when bit 44 is 1",
     ("eie-pe2_q2", "cnot1 $568 A[0] by [1]"):
         "`single = (rest == 0)` (array.py:378): the fault clears bit 0 of `rest`, which is "
         "always 0 (bit 0, when set, is the lowest nonzero and not in `rest`)",
