@@ -234,16 +234,15 @@ def main(argv=None):
     import subprocess
     import sys
 
+    from .runner import add_jobs_argument
+
     parser = argparse.ArgumentParser(prog="python -m sim.coverage", description=main.__doc__)
-    parser.add_argument("--jobs", "-n", type=int, default=2,
-                        help="pytest-xdist workers (default: %(default)s)")
+    add_jobs_argument(parser, "pytest-xdist workers")
     parser.add_argument("--out", default="build/coverage",
                         help="folder of the count files (emptied first; default: %(default)s)")
     parser.add_argument("--write", action="store_true",
                         help="also replace docs/bench_coverage.md (when the tests passed)")
     args = parser.parse_args(argv)
-    if args.jobs < 1:
-        parser.error(f"--jobs must be at least 1, not {args.jobs}")
     root = Path(__file__).resolve().parent.parent
     folder = Path(args.out).resolve()
     shutil.rmtree(folder, ignore_errors=True)

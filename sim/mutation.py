@@ -30,7 +30,6 @@ percentage killed.
 """
 
 import json
-import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -41,7 +40,15 @@ from pathlib import Path
 
 import numpy as np
 
-from .runner import ENV_CYCLE_LIMIT, ENV_DATA, ENV_MUTANT, ENV_SIDECAR, build_design, run_tests
+from .runner import (
+    ENV_CYCLE_LIMIT,
+    ENV_DATA,
+    ENV_MUTANT,
+    ENV_SIDECAR,
+    add_jobs_argument,
+    build_design,
+    run_tests,
+)
 from .toolchain import require_yosys
 
 __all__ = ["Subject", "SUBJECTS", "Mutant", "parse_mutations", "run_subject", "report", "main"]
@@ -508,16 +515,13 @@ def main(argv=None):
                              f"{', '.join(f'{s.name} {s.mutants}' for s in SUBJECTS)})")
     parser.add_argument("--seed", type=int, default=1,
                         help="yosys mutate's seed and the testbench seed (default: %(default)s)")
-    parser.add_argument("--jobs", "-n", type=int, default=2,
-                        help="simulations at a time (default: %(default)s)")
+    add_jobs_argument(parser, "simulations")
     parser.add_argument("--out", default="build/mutation",
                         help="work folder (default: %(default)s)")
     parser.add_argument("--write", action="store_true",
                         help="also replace docs/bench_mutation.md")
     parser.add_argument("--quiet", "-q", action="store_true", help="print no progress")
     args = parser.parse_args(argv)
-    if args.jobs < 1:
-        parser.error(f"--jobs must be at least 1, not {args.jobs}")
     if args.mutants is not None and not 1 <= args.mutants < 1 << SELECT_BITS:
         parser.error(f"--mutants must be 1 to {(1 << SELECT_BITS) - 1}, not {args.mutants}")
     chosen = [s for s in SUBJECTS if s.name in args.subjects]
@@ -559,5 +563,4 @@ def _method(summaries):
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("PYTHONHASHSEED", "0")
     raise SystemExit(main())

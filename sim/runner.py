@@ -26,7 +26,7 @@ from .toolchain import require_verilator
 
 __all__ = ["VERILATOR_WAIVERS", "PRIMITIVE_MODELS", "ENV_SIDECAR", "ENV_DATA", "ENV_OUT",
            "ENV_MUTANT", "ENV_CYCLE_LIMIT", "build_design", "run_tests", "run_cocotb",
-           "test_seed"]
+           "test_seed", "add_jobs_argument"]
 
 #: FPGA family -> Verilog simulation models of the primitives its designs instantiate.
 PRIMITIVE_MODELS = {"ecp5": [Path(__file__).parent / "models" / "ecp5_cells.v"]}
@@ -62,6 +62,20 @@ VERILATOR_WAIVERS = [
     # initializer (`reg x = 1'h0;`) and also assigns it in a process.
     "-Wno-PROCASSINIT",
 ]
+
+
+def add_jobs_argument(parser, what):
+    """``--jobs``/``-n`` of a command line: how many ``what`` run at a time (at least 1)."""
+    import argparse
+
+    def jobs(text):
+        value = int(text)
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"--jobs must be at least 1, not {value}")
+        return value
+
+    parser.add_argument("--jobs", "-n", type=jobs, default=2,
+                        help=f"{what} at a time (default: %(default)s)")
 
 
 def test_seed():

@@ -204,12 +204,14 @@ def bad_commands(cfg):
     if cfg.max_layers * LAYER_STRIDE < addr_limit:
         cases.append(("layer entry past max_layers",
                       (Op.WRITE_LAYER, 0, cfg.max_layers * LAYER_STRIDE, 1), Error.LAYER))
-    return cases + _single_high_bits(cfg, addr_limit)
+    return cases + _single_high_bits(cfg, Shape.cast(fields["data"].shape).width, addr_limit)
 
 
-def _single_high_bits(cfg, addr_limit):
-    """Each bit at or above a field's limit set alone: a check must look at every bit."""
-    data_bits = Shape.cast(cmd_layout(cfg)["data"].shape).width
+def _single_high_bits(cfg, data_bits, addr_limit):
+    """Each bit at or above a field's limit set alone: a check must look at every bit.
+
+    ``data_bits`` and ``addr_limit`` are the command's data width and address range.
+    """
     # (what, op, address, the lowest data bit that is out of range, error).
     data_limits = [("codebook weight", Op.WRITE_CODEBOOK, 3, 16, Error.DATA),
                    ("input", Op.WRITE_ACT, 0, 16, Error.DATA),

@@ -95,3 +95,26 @@ def test_coverage_and_formal_command_line_errors(capsys):
             main(argv)
         assert exc.value.code == 2
         assert message in capsys.readouterr().err
+
+
+def test_parse_rejects_an_option_without_a_value():
+    with pytest.raises(ValueError, match="line 1 has an option without a value"):
+        parse_mutations("mutate -ctrl mutant_select 16 1 -mode inv -cell\n")
+
+
+def test_results_without_simulated_time_are_an_error(tmp_path):
+    path = tmp_path / "results.xml"
+    path.write_text('<testsuites><testsuite><testcase name="test_a"><properties>'
+                    '<property name="sim_time_unit" value="ps" /></properties>'
+                    '</testcase></testsuite></testsuites>')
+    with pytest.raises(RuntimeError, match="test test_a has no simulated time in ns"):
+        mutation._test_cycles(path)
+    path.write_text("<testsuites><testsuite /></testsuites>")
+    with pytest.raises(RuntimeError, match="no test cases"):
+        mutation._test_cycles(path)
+
+
+def test_a_filter_that_matches_nothing_is_an_error(tmp_path):
+    with pytest.raises(RuntimeError, match="nm-mac-2of4-g1-16b: yosys found no mutation "
+                                           "candidate"):
+        run_subject(SUBJECTS[1], tmp_path, mutants=2, only={"wire": "no_such_wire"})
