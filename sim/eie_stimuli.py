@@ -295,12 +295,159 @@ def _chains(rng, config):
     return jobs
 
 
+def _fits(layers, config):
+    """Whether ``layers`` fit the memories and the layer table of ``config``."""
+    try:
+        check_fits(layers, config)
+    except ValueError:
+        return False
+    return True
+
+
+def _fitting(make, config, densities):
+    """``make(density)`` for the first of ``densities`` whose layers fit ``config``; or None."""
+    for density in densities:
+        layers = make(density)
+        if _fits(layers, config):
+            return layers
+    return None
+
+
+def _unit(config, idx):
+    """The layer whose nonzero ``idx`` entries are all weight 1.0."""
+    cb = np.zeros(16, dtype=np.int64)
+    cb[1] = 1 << config.w_frac_bits
+    return encode(np.asarray(idx, dtype=np.int64), cb, config=config)
+
+
+def _identity(config, n):
+    """An ``n -> n`` layer of weight 1.0: it passes its inputs through unchanged."""
+    return _unit(config, np.eye(n, dtype=np.int64))
+
+
+def _banks(rng, config):
+    """Both accumulator banks of every PE as destination, source and output, run after run.
+
+    The other sets mostly run one layer once, so bank 0 only holds inputs.
+    Here every job runs several vectors through one loaded chain, so each run
+    meets the valid flags and sums the run before it left in both banks.
+    """
+    jobs = []
+    dim = config.max_dim
+    n_layers = min(4, config.max_layers)
+    # Four square layers of max_dim rows, or fewer where their pointers would
+    # not fit ptr_depth (banks 1, 0, 1, 0; outputs read from bank 0), three
+    # vectors. "deep_dense": every row of every layer written; "deep_empty":
+    # a third of the rows of layers 2 to 4 empty, where a row must read 0
+    # although its bank holds an older sum.
+    relus = [k % 2 == 0 for k in range(n_layers)]
+    deep = min(dim, (config.ptr_depth // n_layers - 2) // config.n_pe * config.n_pe)
+    for name, empty in (("deep_dense", 0.0), ("deep_empty", 0.3)):
+        # A fixed draw per layer, scaled down by the density until it fits.
+        draws = [(rng.random((deep, deep)), rng.integers(1, 16, size=(deep, deep)),
+                  rng.random(deep) < empty * (k > 0), _codebook(rng)) for k in range(n_layers)]
+
+        def make(density, draws=draws):
+            chain = []
+            for (keep, idx, empty_rows, cb), relu in zip(draws, relus, strict=True):
+                idx = np.where(keep < density, idx, 0)
+                idx[empty_rows, :] = 0
+                chain.append((encode(idx, cb, config=config), relu))
+            return chain
+
+        chain = _fitting(make, config, (0.15, 0.08, 0.04, 0.02, 0.01))
+        if chain is not None:
+            acts = np.stack([_acts(rng, deep, d) for d in (1.0, 0.5, 1.0)])
+            jobs.append(Job(name, chain, acts))
+    # The output-stage edges, the powers, the hazards and the magnitudes as
+    # the second layer, behind a layer of weight 1.0: their sums accumulate
+    # in bank 0 and are read from it.
+    if config.max_layers >= 2:
+        singles = _requantization_edges(config) + _powers(config)
+        for per_pe in (1, 3):
+            n_out, n_in = min(dim, per_pe * config.n_pe), min(dim, 12)
+            layer = encode(_indices(rng, n_out, n_in, 1.0), _codebook(rng, wide=True),
+                           config=config)
+            singles.append(Job(f"hazards_{per_pe}", [(layer, False)],
+                               _acts(rng, n_in, 1.0, wide=True)))
+        n_in = min(dim, 12)
+        layer = encode(_indices(rng, dim, n_in, 0.5), _codebook(rng, wide=True), config=config)
+        singles.append(Job("magnitudes", [(layer, False)], _acts(rng, n_in, 1.0, wide=True)))
+        for job in singles:
+            chain = [(_identity(config, job.layers[0][0].n_inputs), False)] + job.layers
+            if _fits(chain, config):
+                jobs.append(Job(f"{job.name}_bank0", chain, job.acts))
+    # A row written in no cycle of a layer reads 0, however the row before
+    # the layer ended: one run per local row k, whose inputs are nonzero
+    # only on row k of every PE. Layer 1 (weight 1.0) accumulates row k into
+    # bank 1, layer 2 moves it one row down into bank 0; each layer starts
+    # while its PEs' last update was to another row of its bank (the other
+    # layer's k or k - 1), which the last run wrote.
+    if config.max_layers >= 2:
+        rows = np.arange(dim)
+        down = np.zeros((dim, dim), dtype=np.int64)
+        down[(rows - config.n_pe) % dim, rows] = 1
+        chain = [(_identity(config, dim), False), (_unit(config, down), False)]
+        if _fits(chain, config):
+            acts = np.where((rows // config.n_pe)[None, :] == np.arange(config.act_depth)[:, None],
+                            _acts(rng, dim, 1.0)[None, :], 0)
+            jobs.append(Job("last_rows", chain, acts))
+    # A row's valid flag set by an update of the other bank: in a layer whose
+    # first columns update every row of its bank early, the source bank's
+    # rows past the first groups are read after those updates, and must
+    # read 0 where the layer before wrote nothing (its inputs were zero),
+    # although the run before left a value there. Layers of weight 1.0 carry
+    # the first 2 * n_pe inputs only (vectors B) or every input (vectors A)
+    # into bank 1 (two layers) or bank 0 (three).
+    if config.max_layers >= 3:
+        first = np.arange(dim) < 2 * config.n_pe
+        dense = rng.integers(1, 16, size=(dim, dim))
+        keep = rng.random((dim, dim))
+        cb = _codebook(rng)
+        full = _acts(rng, dim, 1.0)
+        vectors = np.stack([full, np.where(first, full, 0)] * 2)
+        for n_pass in (1, 2):
+            def spread(density, n_pass=n_pass):
+                idx = np.where(first[None, :] | (keep < density), dense, 0)
+                return ([(_identity(config, dim), False)] * n_pass
+                        + [(encode(idx, cb, config=config), False)])
+
+            chain = _fitting(spread, config, (0.5, 0.2, 0.1, 0.05))
+            if chain is not None:
+                jobs.append(Job(f"early_rows_{n_pass}", chain, vectors))
+    # Bursts: nonzero columns of many entries between runs of all-zero
+    # groups of every length, so the LNZD alternates between taking a group
+    # every cycle and holding one while the PEs' queues fill.
+    heavy = rng.random(dim) < 0.3
+
+    def bursty(density):
+        idx = _indices(rng, dim, dim, 0.05)
+        idx[:, heavy] = _indices(rng, dim, int(heavy.sum()), density)
+        return [(encode(idx, _codebook(rng), config=config), False)]
+
+    layers = _fitting(bursty, config, (0.8, 0.4, 0.2, 0.1))
+    if layers is not None:
+        acts = []
+        for _ in range(3):
+            a = np.zeros(dim, dtype=np.int64)
+            col = 0
+            while col < dim:
+                col += int(rng.geometric(1 / 8)) * config.n_pe
+                width = int(rng.integers(1, 4))
+                a[col:col + width] = _acts(rng, dim, 1.0)[col:col + width]
+                col += width
+            acts.append(a)
+        jobs.append(Job("bursts", layers, np.stack(acts)))
+    return jobs
+
+
 #: Named stimulus sets; ``full`` is all of them.
 STIMULUS_SETS = {
     "basic": _basic,
     "densities": _densities,
     "special": _special,
     "chains": _chains,
+    "banks": _banks,
 }
 
 

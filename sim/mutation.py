@@ -322,6 +322,15 @@ _COUNTER = ("the cycle, busy and stall counters restart at every RUN (array.py:6
             "entries each per PE (a pointer pair is checked against the matrix memory, "
             "not against the other pairs), under 2**21 entries, plus a few cycles per "
             "column and group, so no counter bit from 22 up is ever 1")
+_HALF = ("With `half` constant (tile.py:257, 307) vector v + 1 is written to the half of "
+         "the activation memory that vector v reads. With beats >= 2 every read of v's "
+         "last block comes at the first fetch_advance cycle after its issue, before the "
+         "next vector's write of that beat, which is issued beats - 1 such cycles later; "
+         "with beats = 1 the read and the write meet at one clock edge, and the read port "
+         "is not transparent, so in simulation it returns the old word either way. "
+         "Equivalent in simulation, not in the hardware: the halves keep `no_rw_check` "
+         "true, which lets yosys map act_mem to block RAM that leaves such a collision "
+         "undefined")
 EQUIVALENT = {
     # N:M MAC (mac.py:189, the requantization's rounding add).
     ("nm-mac-2of4-g1-16b", "inv $30 Y[3]"): _ROUNDING + "; bit 3 of the sum is not read",
@@ -346,6 +355,8 @@ EQUIVALENT = {
         "`acc < T` with T = (lo << shift) - half = -8224 (mac.py:193, 8-bit operands): the "
         "fault sets acc bit 1 only when bit 9 is 0, which can only raise acc by 2 and so "
         "only matters for acc in [T - 2, T); there bit 9 is 1 (T = 0x..DFE0)",
+    ("nm-tile-2of4-g2-8b", "const1 $121 CLK[0]"): "`half` never loads. " + _HALF,
+    ("nm-tile-2of4-g2-8b", "inv $67 A[0]"): "`half.eq(~half)` reloads `half`. " + _HALF,
     ("nm-tile-2of4-g2-8b", "const1 $68 B[0]"):
         "`block + 1` (tile.py:309): bit 0 of the constant 1 stuck at 1",
     ("nm-tile-2of4-g2-8b", "const1 $48 A[0]"):
@@ -407,6 +418,31 @@ EQUIVALENT = {
         "same value is 1, and then the value is nonzero with or without it",
     ("eie-pe2_q2", "inv $flatten\\pe_0.$100 A[7] (pe_0.rd_data)"):
         _ROUNDING + " (pe.py:251; requantize_hw reads `rounded >> w_frac_bits` only)",
+    ("eie-pe2_q2", "cnot0 $706 Q[2] by [1] (ahead)"):
+        "`ahead` (array.py:335-341) read with bit 2 XNOR bit 1: the register then holds a "
+        "code of the read-ahead level L that differs from L only at L = 0, 1, 4, 5 (codes "
+        "0, 5, 4, 1 read as 4, 1, 0, 5). START zeroes it (array.py:662) and COMPUTE reads "
+        "a group every cycle until the limit or the layer's last group, so the level "
+        "climbs 0 .. 6 through the codes 0, 5, 2, 3, 4, 1, 6 with no take: the first "
+        "take comes 6 cycles after the first read (EieTiming.group_latency), when the "
+        "code equals L again. From then on a read comes every cycle and a take only "
+        "balances it, so L stays at 6 or 7, whose codes are themselves, until no group is "
+        "left to read: the limit (`ahead != 7`) stops exactly the same reads",
+    ("eie-pe2_q2", "cnot1 $flatten\\pe_1.$253 Q[22] by [15] (stall_count$107)"):
+        "the stall counter's bit 22 flipped when bit 15 is 1, i.e. after 2**15 stall "
+        "cycles of one run (the counters clear at RUN, pe.py:375). A PE stalls only in "
+        "COMPUTE cycles (array.py:469), so its count stays below the run's cycles; a "
+        "well-formed column holds at most act_depth = 48 entries per PE, and "
+        "sw_model.eie_cycles gives 18712 cycles (17692 stall cycles per PE) for the "
+        "densest run there is, four 96 x 97 layers with every weight and activation "
+        "nonzero (more entries than the matrix memory even holds). Only host-written "
+        "pointers whose column runs past act_depth rows, a program no model defines, "
+        "could stall 2**15 cycles",
+    ("eie-pe2_q2", "const0 $procmux$12367 A[2]"):
+        "resp_op's hold in IDLE (array.py:607-615) with bit 2 cleared: no response leaves "
+        "in IDLE, and every way from IDLE to a response (RESP, READ, START .. DONE) starts "
+        "with an accepted command, which loads resp_op with its op (COMPUTE loads RUN "
+        "again, array.py:670), so the held value is replaced before any response shows it",
     ("eie-pe2_q2", "cnot1 $flatten\\pe_1.\\acc.$procmux$3739_CMP0 A[2] by [3]"):
         "the host write's `wr_addr == 23` (the row's valid flag): the fault clears address "
         "bit 2 only when bit 3 is set; 23 has bit 2 set and bit 3 clear, so no address "

@@ -26,7 +26,7 @@ from hw.eie.array import _State, cmd_layout
 from hw.eie.program import LAYER_STRIDE, EieProgram, Error, Op
 from sim.coverage import EieMonitor, coverage, covered_test
 from sim.eie_host import EieHost
-from sim.eie_stimuli import load_jobs
+from sim.eie_stimuli import Job, load_jobs
 from sim.streams import TB, load_data, make_rng, randomly
 from sw_model.eie_cycles import chain_cycles
 from sw_model.eie_model import eie_chain, eie_layer_sums
@@ -130,6 +130,39 @@ async def test_reset_mid_run(dut):
     assert len(host.resp.items) == 0, "a response came out of the interrupted run"
     host.clear()
     await check_job(tb, host, second)
+
+
+@covered_test
+async def test_inputs_read_back(dut):
+    """Before the first run after a reset READ_ACT reads the inputs written since, 0 elsewhere.
+
+    Each round resets the array, writes a different subset of the input rows
+    (all, every other local row of each PE, the rows between, a random half,
+    none) and reads every row back: a row not written since the reset must
+    read 0 although bank 0 still holds an earlier round's value there.
+    """
+    tb, host, _, rng = await _setup(dut)
+    cfg = tb.config
+    n = cfg.max_dim
+    lo, hi = int_range(cfg.act_bits)
+    mask = (1 << cfg.act_bits) - 1
+    local = np.arange(n) // cfg.n_pe
+    rounds = {"all": np.ones(n, dtype=bool), "even": local % 2 == 0, "odd": local % 2 == 1,
+              "half": rng.random(n) < 0.5, "none": np.zeros(n, dtype=bool)}
+    for name, written in rounds.items():
+        await tb.reset(2)
+        host.clear()
+        values = rng.integers(lo, hi + 1, size=n)
+        values[values == 0] = 1
+        host.send([(Op.WRITE_ACT, j % cfg.n_pe, j // cfg.n_pe, int(values[j]) & mask)
+                   for j in np.flatnonzero(written)])
+        host.send([(Op.READ_ACT, j % cfg.n_pe, j // cfg.n_pe, 0) for j in range(n)])
+        got = await host.responses([Op.READ_ACT] * n, timeout_cycles=100_000)
+        expect = np.where(written, values, 0) & mask
+        bad = np.flatnonzero(np.array(got) != expect)
+        assert bad.size == 0, (
+            f"round {name}: {bad.size} row(s) read back wrong, first row {bad[0]}: "
+            f"got {got[bad[0]]}, wrote {expect[bad[0]]}")
 
 
 ANSWERED = (Op.READ_ACT, Op.READ_COUNTER, Op.RUN, Op.READ_STATUS)
@@ -306,6 +339,28 @@ async def test_run_needs_a_table_and_inputs(dut):
         expect = eie_chain(single.layers, single.acts[0], config=tb.config)[-1]
         mask = (1 << tb.config.act_bits) - 1
         assert [d & mask for d in data[1:]] == [int(x) & mask for x in expect]
+
+
+@covered_test
+async def test_run_checks_exactly_its_entries(dut):
+    """A RUN of n layers runs when table entries 0 .. n-1 are written, for every n.
+
+    After a reset, the first n layers of the longest chain are loaded (their
+    entries written, no other) with inputs: RUN n + 1 is refused
+    (EMPTY_LAYER), RUN n runs exactly.
+    """
+    tb, host, jobs, _ = await _setup(dut)
+    chain = max(jobs, key=lambda j: len(j.layers))
+    for n in range(1, len(chain.layers) + 1):
+        await tb.reset(2)
+        host.clear()
+        job = Job(f"{chain.name}, layers 1 to {n}", chain.layers[:n], chain.acts[0])
+        prog = EieProgram(job.layers, config=tb.config)
+        host.load(prog)
+        if n < tb.config.max_layers:
+            host.send(prog.input_commands(job.acts[0]))
+            await run_refused(host, n + 1, Error.EMPTY_LAYER)
+        await check_run(tb, host, job, prog, job.acts[0])
 
 
 @covered_test

@@ -37,7 +37,8 @@ class Op(enum.IntEnum):
     WRITE_LAYER = 5
     #: ``pe``, ``addr`` = local address, ``data`` = activation; into bank 0.
     WRITE_ACT = 6
-    #: ``pe``, ``addr``: one response with the activation of the last run's output bank.
+    #: ``pe``, ``addr``: one response with the activation of the last run's output bank
+    #: (before the first run after a reset, bank 0: the input written since, or 0).
     READ_ACT = 7
     #: ``data`` = number of layers; one response with the run's cycles when done.
     RUN = 8

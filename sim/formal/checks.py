@@ -3,10 +3,10 @@
 from functools import partial
 
 from hw.eie.configs import config_for
-from sw_model.config import SparseMacConfig
+from sw_model.config import SparseMacConfig, SparseTileConfig
 
 from .eie import FLOW5_CONFIG, eie_flow, eie_host, eie_resp_stream
-from .nm import nm_mac_stream, nm_select_equivalence
+from .nm import nm_mac_stream, nm_select_equivalence, nm_tile_act_mem
 from .queue import act_queue_fifo, act_queue_stream
 from .runner import FormalCheck
 
@@ -40,6 +40,15 @@ def _nm_checks():
         name="nm_mac_stream_2of4", harness=partial(nm_mac_stream, SparseMacConfig()),
         mode="prove", depth=2, cover_depth=8, quick=True,
         summary="NMMac 2:4: o keeps valid and payload until ready")
+    # A small tile: 8-bit 2:4 unit, 4 beats, 8 weight words.
+    tile = SparseTileConfig(mac=SparseMacConfig(act_bits=8, w_bits=8, acc_bits=20,
+                                                w_frac_bits=6, groups=1),
+                            units=1, act_depth=4, weight_depth=8)
+    yield FormalCheck(
+        name="nm_tile_act_mem", harness=partial(nm_tile_act_mem, tile), mode="prove",
+        depth=8, cover_depth=12, quick=True,
+        summary="NMTile (1 unit, 4 beats): no beat's activation read meets a write of its "
+                "word (act_mem is no_rw_check); covers back-to-back vectors of 1 and 2 beats")
 
 
 def _eie_checks():
