@@ -29,7 +29,7 @@ which granularity.
 
 import numpy as np
 
-from .fixed import check_int, is_real_dtype
+from .fixed import check_batch, check_int
 from .prune import Column, Row, as_granularity, check_weights, make_pruner
 from .train import Mlp
 
@@ -60,22 +60,8 @@ def _check_mlp(mlp):
         raise TypeError(f"mlp must be an Mlp, not {mlp!r:.80}")
 
 
-def _check_batch(name, x, n_inputs):
-    """A finite real batch ``(samples, n_inputs)`` with at least one sample, as float64."""
-    arr = np.asarray(x)
-    if not is_real_dtype(arr.dtype):
-        raise TypeError(f"{name} must be a real-valued array, not an array of dtype {arr.dtype}")
-    if arr.ndim != 2 or arr.shape[0] < 1 or arr.shape[1] != n_inputs:
-        raise ValueError(f"{name} must have shape (samples, {n_inputs}) with at least one "
-                         f"sample, not {arr.shape}")
-    arr = arr.astype(np.float64)
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} must hold only finite values")
-    return arr
-
-
 def _network_inputs(mlp, x):
-    return _check_batch("x", x, mlp.input_weights(0).shape[1])
+    return check_batch("x", x, mlp.input_weights(0).shape[1])
 
 
 def _check_labels(y, n_samples, n_classes):
@@ -100,7 +86,7 @@ def _check_bias(bias):
 
 def _layer_inputs(x, w, bias):
     """A layer's calibration inputs, with the bias column's constant 1.0 appended if it has one."""
-    x = _check_batch("x", x, w.shape[1] - bias)
+    x = check_batch("x", x, w.shape[1] - bias)
     return np.concatenate((x, np.ones((len(x), 1))), axis=1) if bias else x
 
 

@@ -29,6 +29,7 @@ __all__ = [
     "PROD_BITS",
     "MAX_ACC_BITS",
     "int_range",
+    "check_batch",
     "check_int",
     "check_int_array",
     "is_real_dtype",
@@ -70,6 +71,24 @@ def is_real_dtype(dtype):
     """Whether ``dtype`` holds real numbers: integers or floats (not booleans)."""
     return dtype != np.bool_ and (np.issubdtype(dtype, np.integer)
                                   or np.issubdtype(dtype, np.floating))
+
+
+def check_batch(name, x, n_inputs):
+    """A finite real batch ``(samples, n_inputs)`` with at least one sample, as float64.
+
+    Raises :class:`TypeError` for a non-real array and :class:`ValueError` for
+    a wrong shape or a non-finite value, naming the parameter ``name``.
+    """
+    arr = np.asarray(x)
+    if not is_real_dtype(arr.dtype):
+        raise TypeError(f"{name} must be a real-valued array, not an array of dtype {arr.dtype}")
+    if arr.ndim != 2 or arr.shape[0] < 1 or arr.shape[1] != n_inputs:
+        raise ValueError(f"{name} must have shape (samples, {n_inputs}) with at least one "
+                         f"sample, not {arr.shape}")
+    arr = arr.astype(np.float64)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must hold only finite values")
+    return arr
 
 
 def check_int(name, value, *, lo=None, hi=None):

@@ -51,7 +51,7 @@ from .codebook import share_weights
 from .config import EieConfig, EieTiming
 from .eie_cycles import chain_cycles
 from .eie_format import check_bias_flags, check_fits, encode
-from .fixed import check_int, is_real_dtype, to_fixed
+from .fixed import check_batch, check_int, to_fixed
 from .prune import as_granularity, check_weights, group_norms
 from .sensitivity import copy_mlp
 from .train import Dataset, Mlp, train
@@ -82,19 +82,6 @@ def _check_config(config, timing):
     if not isinstance(timing, EieTiming):
         raise TypeError(f"timing must be an EieTiming (from EieArray(config=...).timing or the "
                         f"design's side-car), not {timing!r}")
-
-
-def _check_inputs(x, n_inputs):
-    arr = np.asarray(x)
-    if not is_real_dtype(arr.dtype):
-        raise TypeError(f"x must be a real-valued array, not an array of dtype {arr.dtype}")
-    if arr.ndim != 2 or arr.shape[0] < 1 or arr.shape[1] != n_inputs:
-        raise ValueError(f"x must have shape (samples, {n_inputs}) with at least one sample, "
-                         f"not {arr.shape}")
-    arr = arr.astype(np.float64)
-    if not np.all(np.isfinite(arr)):
-        raise ValueError("x must hold only finite values")
-    return arr
 
 
 def _check_weight_list(weights):
@@ -131,7 +118,7 @@ def eie_cost(weights, x, *, config, timing, bias=None):
     _check_config(config, timing)
     weights = _check_weight_list(weights)
     bias = check_bias_flags(bias, len(weights))
-    x = _check_inputs(x, weights[0].shape[1] - bias[0])
+    x = check_batch("x", x, weights[0].shape[1] - bias[0])
     layers = []
     for i, (w, has_bias) in enumerate(zip(weights, bias, strict=True)):
         indices, codebook, _ = share_weights(w, w_frac_bits=config.w_frac_bits)
