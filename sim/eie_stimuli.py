@@ -115,6 +115,30 @@ def _dims(rng, config, lo_rows=1):
     return int(rng.integers(lo_rows, top + 1)), int(rng.integers(1, top + 1))
 
 
+def _fits(layers, config):
+    """Whether ``layers`` fit the memories and the layer table of ``config``."""
+    try:
+        check_fits(layers, config)
+    except ValueError:
+        return False
+    return True
+
+
+def _hazards(rng, config, per_pe):
+    """``per_pe`` rows per PE, every weight nonzero, operands of every magnitude."""
+    n_out, n_in = min(config.max_dim, per_pe * config.n_pe), min(config.max_dim, 12)
+    layer = encode(_indices(rng, n_out, n_in, 1.0), _codebook(rng, wide=True), config=config)
+    return Job(f"hazards_{per_pe}", [(layer, False)], _acts(rng, n_in, 1.0, wide=True))
+
+
+def _magnitudes(rng, config):
+    """Operands of every magnitude over max_dim rows, half the weights nonzero."""
+    n_in = min(config.max_dim, 12)
+    layer = encode(_indices(rng, config.max_dim, n_in, 0.5), _codebook(rng, wide=True),
+                   config=config)
+    return Job("magnitudes", [(layer, False)], _acts(rng, n_in, 1.0, wide=True))
+
+
 def _basic(rng, config):
     jobs = []
     for k in range(3):
@@ -169,9 +193,7 @@ def _special(rng, config):
             idx[rng.random(dim) < 0.3, :] = 0
         chain.append((encode(idx, _codebook(rng), config=config), relu))
     acts = _acts(rng, dim, 1.0)
-    try:
-        check_fits(chain, config)
-    except ValueError:
+    if not _fits(chain, config):
         n_in = int(rng.integers(1, min(config.max_dim, 9) + 1))
         chain, acts = [(_layer(rng, config, dim, n_in, 0.3), False)], _acts(rng, n_in, 1.0)
     jobs.append(Job("full_depth", chain, acts))
@@ -179,18 +201,10 @@ def _special(rng, config):
     # per PE and every weight nonzero, so updates meet the row of the update
     # 1, 2 or 3 cycles before (the bypasses), with magnitudes from 1 to
     # 2**15 in both operands, so every accumulator bit is exercised.
-    for per_pe in (1, 2, 3):
-        n_out, n_in = min(config.max_dim, per_pe * config.n_pe), min(config.max_dim, 12)
-        layer = encode(_indices(rng, n_out, n_in, 1.0), _codebook(rng, wide=True),
-                       config=config)
-        jobs.append(Job(f"hazards_{per_pe}", [(layer, False)],
-                        _acts(rng, n_in, 1.0, wide=True)))
+    jobs += [_hazards(rng, config, per_pe) for per_pe in (1, 2, 3)]
     # The same magnitudes over max_dim rows: sums of every size, from zero to
     # past saturation, in every PE.
-    n_in = min(config.max_dim, 12)
-    layer = encode(_indices(rng, config.max_dim, n_in, 0.5), _codebook(rng, wide=True),
-                   config=config)
-    jobs.append(Job("magnitudes", [(layer, False)], _acts(rng, n_in, 1.0, wide=True)))
+    jobs.append(_magnitudes(rng, config))
     # Accumulators one below, at and one above every rounding and saturation
     # edge of the output stage, with and without ReLU.
     jobs += _requantization_edges(config)
@@ -204,11 +218,8 @@ def _special(rng, config):
         cb[1:3] = hi, lo
         idx = np.array([[1] * n_in, [2] * n_in] * config.n_pe, dtype=np.int64)
         wrap = encode(idx, cb, config=config)
-        try:
-            check_fits([wrap], config)
+        if _fits([wrap], config):
             jobs.append(Job("wrap", [(wrap, False)], np.full(n_in, hi, dtype=np.int64)))
-        except ValueError:
-            pass
     # Extreme weights and activations: outputs saturate both ways.
     n_out, n_in = _dims(rng, config)
     jobs.append(Job("saturate",
@@ -295,15 +306,6 @@ def _chains(rng, config):
     return jobs
 
 
-def _fits(layers, config):
-    """Whether ``layers`` fit the memories and the layer table of ``config``."""
-    try:
-        check_fits(layers, config)
-    except ValueError:
-        return False
-    return True
-
-
 def _fitting(make, config, densities):
     """``make(density)`` for the first of ``densities`` whose layers fit ``config``; or None."""
     for density in densities:
@@ -363,16 +365,9 @@ def _banks(rng, config):
     # the second layer, behind a layer of weight 1.0: their sums accumulate
     # in bank 0 and are read from it.
     if config.max_layers >= 2:
-        singles = _requantization_edges(config) + _powers(config)
-        for per_pe in (1, 3):
-            n_out, n_in = min(dim, per_pe * config.n_pe), min(dim, 12)
-            layer = encode(_indices(rng, n_out, n_in, 1.0), _codebook(rng, wide=True),
-                           config=config)
-            singles.append(Job(f"hazards_{per_pe}", [(layer, False)],
-                               _acts(rng, n_in, 1.0, wide=True)))
-        n_in = min(dim, 12)
-        layer = encode(_indices(rng, dim, n_in, 0.5), _codebook(rng, wide=True), config=config)
-        singles.append(Job("magnitudes", [(layer, False)], _acts(rng, n_in, 1.0, wide=True)))
+        singles = (_requantization_edges(config) + _powers(config)
+                   + [_hazards(rng, config, per_pe) for per_pe in (1, 3)]
+                   + [_magnitudes(rng, config)])
         for job in singles:
             chain = [(_identity(config, job.layers[0][0].n_inputs), False)] + job.layers
             if _fits(chain, config):
