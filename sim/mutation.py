@@ -316,12 +316,19 @@ _ROUNDING = ("the rounding add `acc + half` (half = 1 << (w_frac_bits - 1)): the
              "takes the sum's bits from w_frac_bits up, and a change to a bit of the "
              "addend below bit w_frac_bits - 1 moves none of them (the carry into bit "
              "w_frac_bits is bit w_frac_bits - 1 of the addend)")
-_COUNTER = ("the cycle, busy and stall counters restart at every RUN (array.py:637-640, "
-            "pe.py:375) and count only during it; a run here walks at most max_layers x "
+_COUNTER = ("the cycle, busy and stall counters restart at every RUN (array.py:751-753, "
+            "pe.py:382) and count only during it; a run here walks at most max_layers x "
             "(max_dim + 1) columns of at most matrix_depth x entries_per_word = 4096 "
             "entries each per PE (a pointer pair is checked against the matrix memory, "
             "not against the other pairs), under 2**21 entries, plus a few cycles per "
             "column and group, so no counter bit from 22 up is ever 1")
+_RUN_CYCLES = ("the busy, stall and cycle counters restart at every RUN (array.py:751-753, "
+               "pe.py:382) and count at most once per cycle of the run; a run here lasts "
+               "under 2**15 cycles: sw_model.eie_cycles gives 18712 cycles for the densest "
+               "run there is, four 96 x 97 layers (act_depth 48, 2 PEs) with every weight "
+               "and activation nonzero, more entries than the matrix memory even holds. "
+               "Only host-written pointers whose columns run past act_depth rows, a program "
+               "no model defines, could run longer. So counter bits from 15 up stay 0")
 _HALF = ("With `half` constant (tile.py:257, 307) vector v + 1 is written to the half of "
          "the activation memory that vector v reads. With beats >= 2 every read of v's "
          "last block comes at the first fetch_advance cycle after its issue, before the "
@@ -365,88 +372,60 @@ EQUIVALENT = {
         "pipeline state all units hold alike (they differ only in weight data), so the "
         "other units' `ready` equals unit 0's",
     # EIE array.
-    ("eie-pe2_q2", "cnot0 $445 A[1] by [0]"):
-        "`cmd.op == WRITE_CODEBOOK` (1): the fault sets op bit 1 only when op bit 0 is 0, "
-        "and then the op is not 1 with or without it",
-    ("eie-pe2_q2", "const0 $567 Y[0] (new.rest)"):
-        "`rest` is the nonzero mask without its lowest set bit; bit 0, when set, is the "
-        "lowest, so bit 0 of `rest` is always 0",
-    ("eie-pe2_q2", "const0 $482 A[5]"):
-        "`cmd.addr == Counter.CYCLES` (array.py:600) decides only under `write`, when the "
-        "address has passed the READ_COUNTER check (0, 1 or 2): bit 5 is 0 there",
-    ("eie-pe2_q2", "const0 $561 Y[1]"):
-        "`_lowest(nz)` = `nz & (~nz + 1)` on 2 bits (array.py:77): bit 1 of `~nz` reaches "
-        "only bit 1 of the result, ANDed with `nz[1]`; where `nz[1]` is 1 that bit is 0 "
-        "already",
-    ("eie-pe2_q2", "const1 $flatten\\pe_0.\\acc.$131 Y[0] (pe_0.acc.r_en)"):
-        "bank 0's read enable stuck at 1 (blocks.py:392): the bank's output register then "
-        "also loads in cycles no read was asked for, but the accumulators use a bank's "
-        "data only through `use_q`/`rd_use`, which are set only 2 cycles after an "
-        "enabled update or group read (blocks.py:417-434), exactly when the data is that "
-        "read's",
-    ("eie-pe2_q2", "const0 $flatten\\pe_0.\\acc.$procmux$9630 B[0]"):
-        "the reset value of a row's valid flag (bank 1, row 23 of PE 0), which is the "
-        "constant 0, stuck at 0",
-    ("eie-pe2_q2", "cnot1 $flatten\\pe_1.$125 A[28] by [42]"):
-        _COUNTER + "; the fault acts only when bit 42 is 1",
-    ("eie-pe2_q2", "const0 $flatten\\pe_1.$253 Q[37] (stall_count$107)"):
-        _COUNTER + "; bit 37 is 0 with or without the fault",
-    ("eie-pe2_q2", "cnot1 $816 Q[4] by [25] (cycles)"):
-        _COUNTER + "; the fault acts only when bit 25 is 1",
-    ("eie-pe2_q2", "cnot1 $flatten\\pe_1.$253 Q[23] by [44] (stall_count$107)"):
-        _COUNTER + "; the fault acts only when bit 44 is 1",
-    ("eie-pe2_q2", "cnot1 $568 A[0] by [1]"):
-        "`single = (rest == 0)` (array.py:378): the fault clears bit 0 of `rest`, which is "
-        "always 0 (bit 0, when set, is the lowest nonzero and not in `rest`)",
-    ("eie-pe2_q2", "const1 mask_queue WR_DATA[0] (new.first)"):
-        "bit 0 of the one-hot `first` stuck at 1 in the mask queue: it is wrong only when "
-        "PE 0's group value is 0 (its nonzero flag clear), and the LNZD's selects OR "
-        "`Mux(onehot[k], k, 0)` and `Mux(onehot[k], value_k, 0)` over the PEs, to which "
-        "PE 0 adds 0 either way; the group's validity comes from `nonzero`, not `first`",
-    ("eie-pe2_q2", "cnot1 $510 A[0] by [1]"):
-        "a WRITE_LAYER's `field == 5` (array.py:621): the fault clears field bit 0 only "
-        "when bit 1 is set; 5 has bit 1 clear, so the field is not 5 either way",
-    ("eie-pe2_q2", "cnot1 $451 A[0] by [3]"):
-        "`cmd.op == WRITE_PTR` (2) (array.py:537): the fault clears op bit 0 only when op "
-        "bit 3 is set, and then the op is not 2 either way",
-    ("eie-pe2_q2", "const0 $638 A[33]"):
-        "WRITE_CODEBOOK's `index != 0 | value == 0` (array.py:203) with data bit 33 "
-        "ignored: a value with bit 33 set fails `_fits(value, w_bits)` on the line before "
-        "with the same DATA error",
-    ("eie-pe2_q2", "cnot1 $673 A[1] by [59]"):
-        "`value[bits:] == 0` (`_fits`): the fault changes bit 1 only when bit 59 of the "
-        "same value is 1, and then the value is nonzero with or without it",
-    ("eie-pe2_q2", "inv $flatten\\pe_0.$100 A[7] (pe_0.rd_data)"):
-        _ROUNDING + " (pe.py:251; requantize_hw reads `rounded >> w_frac_bits` only)",
-    ("eie-pe2_q2", "cnot0 $706 Q[2] by [1] (ahead)"):
-        "`ahead` (array.py:335-341) read with bit 2 XNOR bit 1: the register then holds a "
-        "code of the read-ahead level L that differs from L only at L = 0, 1, 4, 5 (codes "
-        "0, 5, 4, 1 read as 4, 1, 0, 5). START zeroes it (array.py:662) and COMPUTE reads "
-        "a group every cycle until the limit or the layer's last group, so the level "
-        "climbs 0 .. 6 through the codes 0, 5, 2, 3, 4, 1, 6 with no take: the first "
-        "take comes 6 cycles after the first read (EieTiming.group_latency), when the "
-        "code equals L again. From then on a read comes every cycle and a take only "
-        "balances it, so L stays at 6 or 7, whose codes are themselves, until no group is "
-        "left to read: the limit (`ahead != 7`) stops exactly the same reads",
-    ("eie-pe2_q2", "cnot1 $flatten\\pe_1.$253 Q[22] by [15] (stall_count$107)"):
-        "the stall counter's bit 22 flipped when bit 15 is 1, i.e. after 2**15 stall "
-        "cycles of one run (the counters clear at RUN, pe.py:375). A PE stalls only in "
-        "COMPUTE cycles (array.py:469), so its count stays below the run's cycles; a "
-        "well-formed column holds at most act_depth = 48 entries per PE, and "
-        "sw_model.eie_cycles gives 18712 cycles (17692 stall cycles per PE) for the "
-        "densest run there is, four 96 x 97 layers with every weight and activation "
-        "nonzero (more entries than the matrix memory even holds). Only host-written "
-        "pointers whose column runs past act_depth rows, a program no model defines, "
-        "could stall 2**15 cycles",
-    ("eie-pe2_q2", "const0 $procmux$12367 A[2]"):
-        "resp_op's hold in IDLE (array.py:607-615) with bit 2 cleared: no response leaves "
-        "in IDLE, and every way from IDLE to a response (RESP, READ, START .. DONE) starts "
-        "with an accepted command, which loads resp_op with its op (COMPUTE loads RUN "
-        "again, array.py:670), so the held value is replaced before any response shows it",
-    ("eie-pe2_q2", "cnot1 $flatten\\pe_1.\\acc.$procmux$3739_CMP0 A[2] by [3]"):
-        "the host write's `wr_addr == 23` (the row's valid flag): the fault clears address "
-        "bit 2 only when bit 3 is set; 23 has bit 2 set and bit 3 clear, so no address "
-        "matches or fails to match because of it",
+    ("eie-pe2_q2", "cnot1 $1175 Y[61] by [37] (resp__payload)"):
+        _COUNTER + "; response data bit 37 comes only from a counter (READ_STATUS has 24 "
+        "bits, READ_ACT 16), so the fault never acts",
+    ("eie-pe2_q2", "const0 $flatten\\pe_1.$276 Q[19] (stall_count$151)"): _RUN_CYCLES,
+    ("eie-pe2_q2", "const0 $flatten\\pe_0.$142 Y[17]"):
+        "bit 17 of the busy counter's increment (pe.py:386). " + _RUN_CYCLES,
+    ("eie-pe2_q2", "const0 $1499 Q[16] (cycles)"): _RUN_CYCLES,
+    ("eie-pe2_q2", "cnot1 $procmux$7126 B[17] by [22] (cmd_q_counter)"):
+        _COUNTER + "; the fault acts only when bit 22 of the selected counter is 1",
+    ("eie-pe2_q2", "cnot0 $flatten\\pe_0.$218 Q[3] by [0] (pe_0.rounded)"):
+        _ROUNDING + " (pe.py:251; requantize_hw reads `rounded >> w_frac_bits` only, "
+        "w_frac_bits = 12)",
+    ("eie-pe2_q2", "const1 $1245 Q[4] (taken)"):
+        "`taken` bit 4: only `taken[:3]` is read (the mask queue's read address and "
+        "`cur_slot`, array.py:431, 461); whether a group is queued is the register "
+        "`head_valid`, so the higher bits feed nothing",
+    ("eie-pe2_q2", "inv $procmux$7619 B[4]"):
+        "the reset value of `taken` with bit 4 set: only `taken[:3]` is read (array.py:431, "
+        "461), and START zeroes `taken` before any group is taken",
+    ("eie-pe2_q2", "cnot1 $1243 Q[9] by [8] (cur_ptr)"):
+        "`cur_ptr` bit 9: the broadcast address `bc_addr = cur_ptr + index` keeps "
+        "_bits(ptr_depth) = 9 bits (array.py:486, 497), so bit 9 of `cur_ptr` never "
+        "reaches it",
+    ("eie-pe2_q2", "inv $1001 A[1]"):
+        "the READ state's `wait + 1` (array.py:775) with bit 1 inverted: `wait` runs 0, 3, "
+        "2, 1, 4, 7, 6, 5 instead of 0 .. 5, so the READ_ACT's response comes 2 cycles "
+        "later with the same data (the group read request goes out at `wait == 0` either "
+        "way, and while no other read comes the group pipeline's registers keep that "
+        "read's value: the memory's read register holds, `rq_addr`, `rd_bank` and the "
+        "layer constants hold). The host protocol fixes no response latency",
+    ("eie-pe2_q2", "cnot1 $1094 A[16] by [42]"):
+        "WRITE_CODEBOOK's `value == 0` (array.py:231): the fault changes bit 16 only when "
+        "bit 42 of the same value is 1, and then the value is nonzero with or without it",
+    ("eie-pe2_q2", "const0 pe_0.group_buffer RD_CLK[0]"):
+        "the group buffer's read port is asynchronous (pe.py:270): its clock input is "
+        "not used",
+    ("eie-pe2_q2", "cnot0 $974 A[9] by [2]"):
+        "the status count's saturation test `status_count.all()` (array.py:716): the fault "
+        "changes bit 9 only when bit 2 is 0, and then not all bits are 1 either way",
+    ("eie-pe2_q2", "cnot1 $1229 D[2] by [3]"):
+        "`queued`'s next value (array.py:378) with bit 2 flipped when bit 3 is set: at "
+        "most GROUP_SLOTS - 1 = 7 groups are read ahead of the LNZD (the reader stops at "
+        "`ahead == 7`), so `queued` never reaches 8 and bit 3 is never set",
+    ("eie-pe2_q2", "const0 $717 A[29]"):
+        "`data_one` (a_cmd.data == 1, array.py:627) ignoring data bit 29: the flag is "
+        "read only by an accepted WRITE_LAYER of a group count (array.py:694), whose "
+        "value passed the check `value <= act_depth`, so bit 29 is 0 there",
+    ("eie-pe2_q2", "const1 $flatten\\pe_1.\\acc.$224 D[1]"):
+        "`rd_addr_q` bit 1: the flag lookup's second stage reads only its bits from "
+        "_LOOKUP_BITS = 3 up (blocks.py:340, 502-505); bits 0 .. 2 feed nothing",
+    ("eie-pe2_q2", "cnot0 $flatten\\pe_0.$151 A[1] by [6]"):
+        "requantization's `top.all()` (blocks.py:75) over `rounded` bits 27 .. 40: the "
+        "fault changes bit 28 only when bit 33 (A[6]) is 0, and then not all bits are 1 "
+        "either way",
 }
 
 

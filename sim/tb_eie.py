@@ -24,7 +24,7 @@ from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge
 
 from hw.eie.array import _State, cmd_layout
 from hw.eie.program import LAYER_STRIDE, EieProgram, Error, Op
-from sim.coverage import EieMonitor, coverage, covered_test
+from sim.coverage import EieMonitor, coverage, covered_test, eie_state
 from sim.eie_host import EieHost
 from sim.eie_stimuli import Job, load_jobs
 from sim.streams import TB, load_data, make_rng, randomly
@@ -38,7 +38,7 @@ async def _setup(dut, *, stalls=0.3):
     tb = TB(dut, engine="eie")
     cov = coverage()
     tb.reset_observers.append(
-        lambda: cov.hit("eie", f"reset_in_{_State(int(dut.state.value)).name.lower()}"))
+        lambda: cov.hit("eie", f"reset_in_{eie_state(dut).name.lower()}"))
     host = EieHost(tb, idle=randomly(rng, stalls), backpressure=randomly(rng, stalls))
     if cov.recording:
         cocotb.start_soon(EieMonitor(tb, cov).run())
@@ -405,7 +405,7 @@ async def test_reset_in_every_state(dut):
         host.send(sent)
         for _ in range(100_000):
             await FallingEdge(tb.clk)
-            if int(dut.state.value) == state.value:
+            if eie_state(dut) == state:
                 break
         else:
             raise AssertionError(f"the array never reached {state.name}")

@@ -8,7 +8,7 @@ import pytest
 from amaranth.hdl import Module, Signal
 from amaranth.sim import Simulator
 
-from hw.eie.array import EieArray, _lowest, _without_lowest
+from hw.eie.array import EieArray, _at_most_one, _below, _lowest, _without_lowest
 from hw.eie.blocks import (
     Accumulators,
     ActQueue,
@@ -49,7 +49,7 @@ def test_act_queue_matches_fifo(depth):
             pop = rng.random() < 0.5 and len(ref) > 0
             push = rng.random() < 0.55 and (len(ref) < depth or pop)
             item = {"act": rng.randrange(-1000, 1000), "start": rng.randrange(64),
-                    "end": rng.randrange(64)}
+                    "more": rng.randrange(2), "tail": rng.randrange(64)}
             ctx.set(dut.w.valid, push)
             ctx.set(dut.w.payload, item)
             ctx.set(dut.r.ready, pop)
@@ -58,12 +58,12 @@ def test_act_queue_matches_fifo(depth):
             assert ctx.get(dut.r.valid) == (len(ref) > 0)
             if ref:
                 head = ctx.get(dut.r.payload)
-                assert (head.act, head.start, head.end) == ref[0]
+                assert (head.act, head.start, head.more, head.tail) == ref[0]
             await ctx.tick()
             if pop:
                 ref.popleft()
             if push:
-                ref.append((item["act"], item["start"], item["end"]))
+                ref.append((item["act"], item["start"], item["more"], item["tail"]))
 
     run(dut, tb)
 
@@ -93,9 +93,12 @@ def test_ptr_read_gives_both_pointers():
             await ctx.tick()
             if ctx.get(dut.item_valid):
                 item = ctx.get(dut.item)
-                seen.append((item.act, item.start, item.end))
-        # Back to back, every broadcast gives its item latency cycles later.
-        assert seen == [(j + 1, ptr[j], ptr[j + 1]) for j in cols]
+                seen.append((item.act, item.start, item.more, item.tail))
+        # Back to back, every broadcast gives its item latency cycles later:
+        # the range [start, end) as start, more (end - start > 1) and tail
+        # (end - start - 2, modulo 2**ptr_bits).
+        assert seen == [(j + 1, ptr[j], int(ptr[j + 1] - ptr[j] > 1),
+                         (ptr[j + 1] - ptr[j] - 2) % (1 << bits)) for j in cols]
         assert ctx.get(dut.item_valid) == 0 and ctx.get(dut.busy) == 0
         # A host write replaces a column's pair.
         ctx.set(dut.wr_en, 1)
@@ -103,12 +106,15 @@ def test_ptr_read_gives_both_pointers():
         ctx.set(dut.wr_data, 17 | (200 << bits))
         await ctx.tick()
         ctx.set(dut.wr_en, 0)
+        # The write lands a cycle later.
+        await ctx.tick()
         ctx.set(dut.bcast.valid, 1)
         ctx.set(dut.bcast.payload, {"act": 3, "addr": 5})
         await ctx.tick()
         ctx.set(dut.bcast.valid, 0)
         await ctx.tick()
-        assert (ctx.get(dut.item).start, ctx.get(dut.item).end) == (17, 200)
+        item = ctx.get(dut.item)
+        assert (item.start, item.more, item.tail, ctx.get(dut.item_empty)) == (17, 1, 181, 0)
 
     run(dut, tb)
 
@@ -139,9 +145,12 @@ def test_weight_decoder_lookup():
     run(dut, tb)
 
 
+@pytest.mark.parametrize("act_depth", [8, 64])
 @pytest.mark.parametrize("pattern", ["same_row", "random", "gaps"])
-def test_accumulators_bypass_and_valid_rows(pattern):
-    cfg = EieConfig(n_pe=1, act_depth=8, acc_bits=33)
+def test_accumulators_bypass_and_valid_rows(pattern, act_depth):
+    # act_depth 64: the valid flags are looked up in two stages (blocks of 8).
+    cfg = EieConfig(n_pe=1, act_depth=act_depth, acc_bits=33)
+    spread = 1 if act_depth == 8 else 9
     dut = Accumulators(config=cfg)
     rng = np.random.default_rng(3)
     if pattern == "same_row":
@@ -151,6 +160,7 @@ def test_accumulators_bypass_and_valid_rows(pattern):
         rows = [int(r) for r in rng.integers(0, 3, size=60)]
     else:
         rows = [int(r) if rng.random() < 0.6 else None for r in rng.integers(0, 4, size=80)]
+    rows = [r * spread if r is not None else None for r in rows]
     prods = [int(x) for x in rng.choice([-(1 << 31), (1 << 31) - 1, 1234, -7], size=len(rows))]
     expect = {}
     for r, x in zip(rows, prods, strict=True):
@@ -222,18 +232,43 @@ def test_accumulators_host_writes_bank_0():
 @pytest.mark.parametrize("n", [1, 3, 8, 17])
 def test_lowest_bit_helpers(n):
     bits = Signal(n)
-    low, rest = Signal(n), Signal(n)
+    low, rest, single = Signal(n), Signal(n), Signal()
     m = Module()
-    m.d.comb += [low.eq(_lowest(bits)), rest.eq(_without_lowest(bits))]
+    m.d.comb += [low.eq(_lowest(bits)), rest.eq(_without_lowest(bits)),
+                 single.eq(_at_most_one(bits))]
     rng = np.random.default_rng(n)
+    # Random values, and every value with at most two bits set.
+    values = [int(rng.integers(0, 1 << n)) for _ in range(50)]
+    values += [(1 << i) | (1 << j) for i in range(n) for j in range(n)] + [0]
 
     async def tb(ctx):
-        for _ in range(50):
-            value = int(rng.integers(0, 1 << n))
+        for value in values:
             ctx.set(bits, value)
             await ctx.delay(1e-9)
             lowest = value & -value
             assert ctx.get(low) == lowest and ctx.get(rest) == value ^ lowest
+            assert ctx.get(single) == (bin(value).count("1") <= 1)
+
+    run(m, tb, clock=False)
+
+
+@pytest.mark.parametrize(("width", "limit"), [(4, 3), (4, 16), (8, 1), (8, 5), (8, 8), (64, 65),
+                                              (64, 512), (64, 513)])
+def test_below_splits_wide_comparisons(width, limit):
+    value = Signal(width)
+    below = Signal()
+    m = Module()
+    m.d.comb += below.eq(_below(value, limit))
+    rng = np.random.default_rng(width * 1000 + limit)
+    edges = [v for v in (0, 1, limit - 1, limit, limit + 1, (1 << width) - 1) if 0 <= v < 1 << width]
+    edges += [limit | (1 << b) for b in range(width) if (limit | (1 << b)) < 1 << width]
+    values = edges + [int(rng.integers(0, 1 << min(width, 62))) for _ in range(50)]
+
+    async def tb(ctx):
+        for v in values:
+            ctx.set(value, v)
+            await ctx.delay(1e-9)
+            assert ctx.get(below) == (v < limit), (v, limit)
 
     run(m, tb, clock=False)
 
@@ -296,11 +331,13 @@ def test_ptr_read_unwritten_words_are_empty_columns(init):
             ctx.set(dut.bcast.valid, 0)
             await ctx.tick()
             assert ctx.get(dut.item_valid) == 1
-            got.append((ctx.get(dut.item.start), ctx.get(dut.item.end),
-                        ctx.get(dut.item_empty)))
+            got.append((ctx.get(dut.item.start), ctx.get(dut.item.more),
+                        ctx.get(dut.item.tail), ctx.get(dut.item_empty)))
             await ctx.tick()
-        first = (0, 0, 1) if init is None else (3, 5, 0)
-        assert got == [first, (0, 0, 1)]
+        # (start, more, tail, empty): (0, 0) is empty; (3, 5) has 2 entries.
+        empty = (0, 0, (1 << CFG.ptr_bits) - 2, 1)
+        first = empty if init is None else (3, 1, 0, 0)
+        assert got == [first, empty]
 
     sim = Simulator(dut)
     sim.add_clock(1e-6)

@@ -92,11 +92,11 @@ class ShortQueue(ActQueue):
 @pytest.mark.formal
 def test_credits_beyond_the_queue_overflow_it(formal_out, monkeypatch):
     # The PEs of FLOW_CONFIG (queue_depth=2) get one-slot queues; the steered
-    # host fills PE 0's queue in cycle 26 (the eie_flow cover), so a bounded
-    # check of 27 cycles must see a column reach the full queue.
+    # host fills PE 0's queue in cycle 27 (the eie_flow cover), so a bounded
+    # check of 28 cycles must see a column reach the full queue.
     monkeypatch.setattr(hw.eie.pe, "ActQueue", ShortQueue)
     check = FormalCheck(name="eie_flow_short_queue", harness=partial(eie_flow, steered=True),
-                        mode="bmc", depth=27, cover_depth=1, summary="a queue short of a slot")
+                        mode="bmc", depth=28, cover_depth=1, summary="a queue short of a slot")
     result = run_check(check, out=formal_out, timeout=TIMEOUT, cover=False)
     assert result.tasks == {"bmc": "FAIL"}, result.describe()
     log = result.task_log("bmc").read_text()

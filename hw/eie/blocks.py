@@ -6,7 +6,7 @@ multiplier and the accumulators (two banks, each row valid once written).
 ``hw/eie/pe.py`` wires them into a PE; ``docs/eie.md`` shows the pipeline.
 """
 
-from amaranth.hdl import Cat, Module, Mux, Shape, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Shape, Signal, signed, unsigned
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -55,7 +55,9 @@ def requantize_hw(m, acc, *, shift, out_bits, relu):
 
     ``acc`` is the rounded value ``acc + 2**(shift - 1)`` already (the caller
     registers that add); the shift, the saturation and the ReLU are one level
-    of logic after it.
+    of logic after it. Returns the value and whether it is nonzero; the
+    latter is found beside the value (saturated, or nonzero low bits, and not
+    cut by the ReLU) rather than by testing the value's bits after it.
     """
     shifted = Signal(signed(len(acc) - shift if shift else len(acc)))
     m.d.comb += shifted.eq(acc >> shift)
@@ -74,16 +76,42 @@ def requantize_hw(m, acc, *, shift, out_bits, relu):
         m.d.comb += out.eq(lo)
     with m.Else():
         m.d.comb += out.eq(shifted[:out_bits])
-    return out
+    nonzero = Signal()
+    saturated = Mux(sign, ~top.all(), top.any())
+    m.d.comb += nonzero.eq(~(relu & sign) & (saturated | shifted[:out_bits].any()))
+    return out, nonzero
 
 
 def item_layout(config):
-    """Payload of an activation-queue item: the value and its column's entry range."""
+    """Payload of an activation-queue item: the value and its column's entry range.
+
+    The range ``[start, end)`` of a nonempty column is carried as ``start``,
+    ``more`` (``end - start > 1``: entries follow the first) and ``tail``
+    (``end - start - 2``, the entries after the second; meaningful only with
+    ``more``), so the issue stage counts a column down from registers instead
+    of comparing an incremented address with ``end``.
+    """
     return data.StructLayout({
         "act": signed(config.act_bits),
         "start": unsigned(config.ptr_bits),
-        "end": unsigned(config.ptr_bits),
+        "more": 1,
+        "tail": unsigned(config.ptr_bits),
     })
+
+
+def ptr_word(config, start, end):
+    """The pointer memory's word for the column ``[start, end)`` (:class:`PtrRead`).
+
+    ``start``, ``tail`` (``end - start - 2`` modulo ``2**ptr_bits``), ``empty``
+    (``start == end``) and ``more`` (``end - start > 1``), LSB first. Works on
+    ints and on Amaranth values alike.
+    """
+    bits = config.ptr_bits
+    tail = (end - start - 2) % (1 << bits) if isinstance(end, int) else (end - start - 2)[:bits]
+    if isinstance(end, int):
+        return (start | tail << bits | int(start == end) << 2 * bits
+                | int(end - start > 1) << (2 * bits + 1))
+    return Cat(start, tail, start == end, end > start + 1)
 
 
 class ActQueue(wiring.Component):
@@ -166,17 +194,21 @@ class ActQueue(wiring.Component):
 class PtrRead(wiring.Component):
     """Column-pointer read: the pair ``(p_j, p_{j+1})`` from one memory word.
 
-    Word ``k`` of the pointer memory holds pointer ``k`` in its low half and
-    pointer ``k + 1`` in its high half, so one read port gives a column's whole
-    entry range (and the memory is a simple dual-port block: one host write
-    port, one read port). Cycle ``t``: a broadcast arrives and the word is read.
-    Cycle ``t + latency``: ``item`` carries the activation and ``[start, end)``
-    from the port's output register; ``item_valid`` follows every broadcast,
-    empty columns included (the PE drops those), and ``item_empty`` says
-    whether the column is empty (``start == end``). The memory stores that
-    bit beside the pair, computed when the pair is written, so no comparator
-    follows the read. The pipeline never waits: the central unit's credits
-    guarantee the queue has room.
+    Word ``k`` of the pointer memory holds column ``k``'s entry range
+    ``[p_k, p_{k+1})``, so one read port gives a column's whole range (and the
+    memory is a simple dual-port block: one host write port, one read port).
+    The host writes the pair ``(p_k, p_{k+1})``; the memory stores what the
+    PE needs of it (:func:`ptr_word`): ``start``, ``tail``, ``more`` and
+    ``empty`` (``start == end``), all computed when the pair is written, so
+    no arithmetic follows the read. Cycle ``t``: a broadcast arrives and the
+    word is read. Cycle ``t + latency``: ``item`` carries the activation and
+    the range (:func:`item_layout`) from the port's output register;
+    ``item_valid`` follows every broadcast, empty columns included (the PE
+    drops those), and ``item_empty`` says whether the column is empty. The
+    pipeline never waits: the central unit's credits guarantee the queue
+    has room. A host write (``wr_en``, ``wr_addr``, the pair in ``wr_data``)
+    lands in the memory a cycle after it is given (its word is computed and
+    registered first).
     """
 
     def __init__(self, *, config, init=None, family=None):
@@ -185,8 +217,9 @@ class PtrRead(wiring.Component):
         init = [] if init is None else [int(x) for x in init]
         # Words no init supplies are the pair (0, 0): empty, like any other.
         init += [0] * (config.ptr_depth - len(init))
-        words = [w | (int(w & ((1 << bits) - 1) == w >> bits) << 2 * bits) for w in init]
-        self._mem = BlockRam(width=2 * bits + 1, depth=config.ptr_depth, init=words,
+        mask = (1 << bits) - 1
+        words = [ptr_word(config, w & mask, w >> bits) for w in init]
+        self._mem = BlockRam(width=2 * bits + 2, depth=config.ptr_depth, init=words,
                              family=family)
         super().__init__({
             "bcast": In(stream.Signature(bcast_layout(config), always_ready=True)),
@@ -209,14 +242,22 @@ class PtrRead(wiring.Component):
         m = Module()
         m.submodules.mem = mem = self._mem
         bits = cfg.ptr_bits
+        # A host write's word is computed and registered with its address and
+        # enable, so no arithmetic lies on the path into the memory's write
+        # port: the write lands a cycle later (before any run can read it).
         start, end = self.wr_data[:bits], self.wr_data[bits:2 * bits]
+        w_en = Signal(name="w_en_q")
+        w_addr = Signal.like(self.wr_addr, name="w_addr_q")
+        w_word = Signal(len(mem.w_data), name="w_word_q")
+        m.d.sync += [w_en.eq(self.wr_en), w_addr.eq(self.wr_addr),
+                     w_word.eq(ptr_word(cfg, start, end))]
         m.d.comb += [
-            mem.w_addr.eq(self.wr_addr), mem.w_en.eq(self.wr_en),
-            mem.w_data.eq(Cat(start, end, start == end)),
+            mem.w_addr.eq(w_addr), mem.w_en.eq(w_en), mem.w_data.eq(w_word),
             mem.r_addr.eq(self.bcast.payload.addr),
             self.item.start.eq(mem.r_data[:bits]),
-            self.item.end.eq(mem.r_data[bits:2 * bits]),
+            self.item.tail.eq(mem.r_data[bits:2 * bits]),
             self.item_empty.eq(mem.r_data[2 * bits]),
+            self.item.more.eq(mem.r_data[2 * bits + 1]),
         ]
         assert mem.latency == 2
         act = Signal(signed(cfg.act_bits))
@@ -277,6 +318,28 @@ class WeightDecoder(wiring.Component):
         return m
 
 
+#: Low address bits of the first stage of a valid-flag lookup (:func:`_lookup`).
+_LOOKUP_BITS = 3
+
+
+def _lookup(m, flags, addr, addr_q, name):
+    """Flag ``addr`` of ``flags``, looked up in two stages; the second's value.
+
+    Stage 1 (the cycle of ``addr``) picks, in every block of
+    ``2**_LOOKUP_BITS`` flags, the one at ``addr``'s low bits, into a
+    register; stage 2 (the next cycle, ``addr_q`` = ``addr`` registered)
+    picks the block at ``addr_q``'s high bits. Two small multiplexers with a
+    register between them instead of one as wide as ``flags``.
+    """
+    low = min(_LOOKUP_BITS, len(addr))
+    blocks = -(-len(flags) // (1 << low))
+    padded = Cat(flags, Const(0, blocks * (1 << low) - len(flags)))
+    part = Signal(blocks, name=name)
+    m.d.sync += part.eq(Cat(padded.word_select(b, 1 << low).bit_select(addr[:low], 1)
+                            for b in range(blocks)))
+    return part.bit_select(addr_q[low:], 1) if blocks > 1 else part[0]
+
+
 class Accumulators(wiring.Component):
     """The PE's accumulators: two banks of ``act_depth`` rows, each row valid once written.
 
@@ -286,9 +349,15 @@ class Accumulators(wiring.Component):
     layer starts from zero without a clearing pass: ``clear`` (one cycle)
     invalidates every row of bank ``dst``.
 
+    Two block RAMs hold the same words, both banks each (the bank is the top
+    address bit): every write goes to both; one is read by the updates, the
+    other by the group reads. So each read has a block RAM of its own (one
+    write port and one read port each, as with one bank per block RAM), and
+    an update's previous sum comes from a single output register.
+
     Updates::
 
-        cycle t   (R): row, valid; the bank is read
+        cycle t   (R): row, valid; the update memory is read
         cycle t+1 (M): prod (the product of the update, from the multiplier);
                        the bypass decision for the earlier updates' sums
         cycle t+2 (A): sum = base + prod, registered
@@ -308,9 +377,10 @@ class Accumulators(wiring.Component):
 
     def __init__(self, *, config, family=None):
         self._config = check_config(config)
-        self._banks = [BlockRam(width=config.acc_bits, depth=max(2, config.act_depth),
-                                family=family) for _ in range(2)]
         rows = _bits(config.act_depth)
+        # Both banks in each memory: bank b, row r at address b * 2**rows + r.
+        self._mems = [BlockRam(width=config.acc_bits, depth=2 << rows, family=family)
+                      for _ in range(2)]
         super().__init__({
             "dst": In(1),
             "clear": In(1),
@@ -335,13 +405,14 @@ class Accumulators(wiring.Component):
     @property
     def read_latency(self):
         """Cycles from a group read to its data: the read, then the output register."""
-        return self._banks[0].latency
+        return self._mems[0].latency
 
     def elaborate(self, platform):
         cfg = self._config
         m = Module()
         depth = cfg.act_depth
         rows = _bits(depth)
+        bits = cfg.acc_bits
 
         # Update pipeline registers.
         m_valid, a_valid = Signal(), Signal()
@@ -355,86 +426,85 @@ class Accumulators(wiring.Component):
         # missed: while an update is in M, the one before it is in A (its sum
         # not yet known), the one before that in W (`last`), and the third
         # one just written (`last2`). The older two are chosen in M already
-        # (`older_sum`), so A selects from three values as before the W stage.
+        # (`older_sum`), so A selects from two registered values.
         last_valid, last2_valid = Signal(), Signal()
         last_row, last2_row = Signal(rows), Signal(rows)
-        last_sum, last2_sum = Signal(signed(cfg.acc_bits)), Signal(signed(cfg.acc_bits))
-        bypass1, bypass_older = Signal(name="bypass1"), Signal(name="bypass_older")
-        older_sum = Signal(signed(cfg.acc_bits))
+        last_sum, last2_sum = Signal(signed(bits)), Signal(signed(bits))
+        bypass1, bypass_any = Signal(name="bypass1"), Signal(name="bypass_any")
+        older_sum = Signal(signed(bits))
+        hit1 = a_valid & (a_row == m_row)
         hit_last = last_valid & (last_row == m_row)
         hit_last2 = last2_valid & (last2_row == m_row)
         m.d.sync += [
-            bypass1.eq(a_valid & (a_row == m_row)),
-            bypass_older.eq(hit_last | hit_last2),
+            bypass1.eq(hit1),
+            bypass_any.eq(hit1 | hit_last | hit_last2),
             older_sum.eq(Mux(hit_last, last_sum, last2_sum)),
         ]
 
-        rd_addr_q = Signal(rows)
-        rd_bank_q = Signal()
-        rd_flag = Signal()
-        # Each bank's read data leaves its block RAM's output register
-        # (hw.primitives.BlockRam; a block RAM's clock-to-out is most of a
-        # cycle, so no logic may follow the read before a register). A bank is
-        # read either by updates (while it is `dst`) or by group reads (while
-        # it is the source), never both in one layer, so one register per bank
-        # serves both.
-        bank_qs = []
+        # Both memories: every write (an update's sum to bank `dst`, a host
+        # input to bank 0) goes to both; `upd` is read by the updates (bank
+        # `dst`), `grp` by the group reads (bank `rd_bank`). Each one's read
+        # data leaves its block RAM's output register (hw.primitives.BlockRam;
+        # a block RAM's clock-to-out is most of a cycle, so no logic may
+        # follow the read before a register).
+        m.submodules.upd = upd = self._mems[0]
+        m.submodules.grp = grp = self._mems[1]
+        for mem in self._mems:
+            m.d.comb += [
+                mem.w_addr.eq(Mux(last_valid, Cat(last_row, self.dst), Cat(self.wr_addr, 0))),
+                mem.w_data.eq(Mux(last_valid, last_sum, self.wr_data)),
+                mem.w_en.eq(last_valid | self.wr_en),
+            ]
+        m.d.comb += [
+            upd.r_addr.eq(Cat(self.row, self.dst)), upd.r_en.eq(self.valid),
+            grp.r_addr.eq(Cat(self.rd_addr, self.rd_bank)), grp.r_en.eq(self.rd_en),
+        ]
+
+        # Each bank's valid flags (flip-flops); the flag an update sets is
+        # decoded one-hot a stage ahead (from A's row).
+        last_hot = Signal(max(2, depth), name="last_hot")
+        m.d.sync += last_hot.eq(1 << a_row)
         flags = []
-        for k, bank in enumerate(self._banks):
-            m.submodules[f"bank_{k}"] = bank
+        for k in range(2):
             flag = Signal(max(2, depth), name=f"valid_{k}")
             flags.append(flag)
-            is_dst = self.dst == k
-            # Group reads only go to the bank that does not accumulate.
-            group = self.rd_en & (self.rd_bank == k)
-            m.d.comb += [
-                bank.r_addr.eq(Mux(group, self.rd_addr, self.row)),
-                bank.r_en.eq(group | (self.valid & is_dst)),
-            ]
-            update = last_valid & is_dst
-            host = self.wr_en & (k == 0)
-            m.d.comb += [
-                bank.w_addr.eq(Mux(update, last_row, self.wr_addr)),
-                bank.w_data.eq(Mux(update, last_sum, self.wr_data)),
-                bank.w_en.eq(update | host),
-            ]
-            bank_qs.append(bank.r_data.as_signed())
-            with m.If(self.clear & is_dst):
+            with m.If(self.clear & (self.dst == k)):
                 m.d.sync += flag.eq(0)
-            with m.Elif(update):
-                m.d.sync += flag.bit_select(last_row, 1).eq(1)
-            with m.Elif(host):
+            with m.Elif(last_valid & (self.dst == k)):
+                m.d.sync += flag.eq(flag | last_hot)
+            with m.Elif(self.wr_en & (k == 0)):
                 m.d.sync += flag.bit_select(self.wr_addr, 1).eq(1)
 
-        # A row's valid flag, read in M (a flag set by an update still in
-        # flight is covered by the bypass, which takes precedence), registered
-        # as "use bank k's data".
-        dst_flags = Mux(self.dst, flags[1], flags[0])
-        use_q = [Signal(name=f"use_q_{k}") for k in range(2)]
-        m.d.sync += [use.eq(dst_flags.bit_select(m_row, 1) & (self.dst == k))
-                     for k, use in enumerate(use_q)]
-        base = Signal(signed(cfg.acc_bits))
-        with m.If(bypass1):
-            m.d.comb += base.eq(last_sum)
-        with m.Elif(bypass_older):
-            m.d.comb += base.eq(older_sum)
-        with m.Else():
-            m.d.comb += base.eq((bank_qs[0] & use_q[0].replicate(cfg.acc_bits))
-                                | (bank_qs[1] & use_q[1].replicate(cfg.acc_bits)))
+        # A row's valid flag, read in R with the memory (a flag that an
+        # update still in flight sets is covered by the bypass, which takes
+        # precedence, as is the data that the read misses), registered as
+        # "use the memory's data", which a bypass clears. The base is then
+        # an AND-OR of one output register and the bypassed sum (itself from
+        # registers): one gate between the block RAM and the adder.
+        use = Signal(name="use_q")
+        looked_up = [_lookup(m, flag, self.row, m_row, f"m_flags_{k}")
+                     for k, flag in enumerate(flags)]
+        m.d.sync += use.eq(Mux(self.dst, looked_up[1], looked_up[0])
+                           & ~(hit1 | hit_last | hit_last2))
+        bypass_sum = Signal(signed(bits))
+        m.d.comb += bypass_sum.eq(Mux(bypass1, last_sum, older_sum) & bypass_any.replicate(bits))
+        base = Signal(signed(bits))
+        m.d.comb += base.eq((upd.r_data.as_signed() & use.replicate(bits)) | bypass_sum)
         m.d.sync += [
             last_valid.eq(a_valid), last_row.eq(a_row), last_sum.eq(base + a_prod),
             last2_valid.eq(last_valid), last2_row.eq(last_row), last2_sum.eq(last_sum),
         ]
 
-        # Group reads: the flag is read while the memory is (t+1) and
-        # registered with the bank's data (t+2); rd_data selects from the
-        # registers.
-        rd_use = [Signal(name=f"rd_use_{k}") for k in range(2)]
-        m.d.sync += [rd_addr_q.eq(self.rd_addr), rd_bank_q.eq(self.rd_bank)]
-        src_flags = Mux(rd_bank_q, flags[1], flags[0])
-        m.d.comb += rd_flag.eq(src_flags.bit_select(rd_addr_q, 1))
-        m.d.sync += [use.eq(rd_flag & (rd_bank_q == k)) for k, use in enumerate(rd_use)]
-        m.d.comb += self.rd_data.eq((bank_qs[0] & rd_use[0].replicate(cfg.acc_bits))
-                                    | (bank_qs[1] & rd_use[1].replicate(cfg.acc_bits)))
+        # Group reads: the flag is read with the memory (t) and registered
+        # twice, beside the memory's data (t+2); rd_data masks the register.
+        # No flag of the source bank changes while it is read.
+        rd_bank_q = Signal()
+        rd_addr_q = Signal.like(self.rd_addr)
+        rd_use = Signal(name="rd_use")
+        m.d.sync += [rd_bank_q.eq(self.rd_bank), rd_addr_q.eq(self.rd_addr)]
+        rd_looked_up = [_lookup(m, flag, self.rd_addr, rd_addr_q, f"rd_flags_{k}")
+                        for k, flag in enumerate(flags)]
+        m.d.sync += rd_use.eq(Mux(rd_bank_q, rd_looked_up[1], rd_looked_up[0]))
+        m.d.comb += self.rd_data.eq(grp.r_data.as_signed() & rd_use.replicate(bits))
         m.d.comb += self.busy.eq(self.valid | m_valid | a_valid | last_valid)
         return m

@@ -58,16 +58,17 @@ class ProcessingElement(wiring.Component):
 
         r     ``rd_en``, ``rd_bank``, ``rd_addr`` ... registered in the PE
         r+1   accumulator bank ``rd_bank`` read at ``rd_addr``
-        r+3   the row's sum (0 if not written this layer), from the bank's
-              output register
+        r+3   the row's sum (0 if not written this layer), from the memory's
+              output register; lane mask and bias decided
         r+4   + rounding constant, registered
         r+4   shift, saturate, ReLU; lane mask and bias constant -> group buffer
         r+5   ``g_val``, ``g_nz`` registered (the nonzero bit goes to the LNZD)
 
     Broadcast column (cycle ``b + 2`` is its arrival from the fan-out register)::
 
-        b+2   pointer memory read: the pair (p_j, p_{j+1})
-        b+4   P : item (act, start, end); queued if start != end, else dropped
+        b+2   pointer memory read: the column's word (its range [p_j, p_{j+1}))
+        b+4   P : item (act, start, more, tail); queued, or dropped if the
+              column is empty
 
     Entries (cycle ``s`` is the issue)::
 
@@ -249,15 +250,20 @@ class ProcessingElement(wiring.Component):
         shift = cfg.w_frac_bits
         rounded = Signal(signed(cfg.acc_bits + 1))
         m.d.sync += rounded.eq(acc.rd_data + ((1 << (shift - 1)) if shift else 0))
-        value = requantize_hw(m, rounded, shift=shift, out_bits=cfg.act_bits, relu=relu)
-        lane_ok = ~lasts[-1] | (self._lane < last_lanes)
-        is_bias = lasts[-1] & bias & (last_lanes == self._lane + 1)
+        value, nonzero = requantize_hw(m, rounded, shift=shift, out_bits=cfg.act_bits, relu=relu)
+        # Whether the lane holds a row of the layer, or the bias constant: decided
+        # a cycle ahead from the request's last-group flag (the layer's
+        # constants hold), so both are registers here.
+        lane_ok = Signal(name="lane_ok")
+        is_bias = Signal(name="is_bias")
+        m.d.sync += [lane_ok.eq(~lasts[-2] | (self._lane < last_lanes)),
+                     is_bias.eq(lasts[-2] & bias & (last_lanes == self._lane + 1))]
         group_val = Signal(signed(cfg.act_bits))
         with m.If(is_bias):
             m.d.comb += group_val.eq(1 << cfg.act_frac_bits)
         with m.Elif(lane_ok):
             m.d.comb += group_val.eq(value)
-        m.d.sync += [self.g_val.eq(group_val), self.g_nz.eq(group_val != 0)]
+        m.d.sync += [self.g_val.eq(group_val), self.g_nz.eq(is_bias | (lane_ok & nonzero))]
         m.submodules.group_buffer = gbuf = memory.Memory(
             shape=signed(cfg.act_bits), depth=GROUP_SLOTS, init=[])
         gb_wp = gbuf.write_port()
@@ -281,26 +287,27 @@ class ProcessingElement(wiring.Component):
             queue.w.payload.eq(item),
         ]
 
-        # --- Issue stage (I).
+        # --- Issue stage (I). The current column's next entry `cur_e` and how
+        # many follow it, `cur_left`: whether the column goes on after an
+        # issue is `cur_left != 0` (a register) or the head's `more` (stored
+        # in the pointer memory), never an incremented address compared with
+        # the column's end.
         cur_valid = Signal()
         cur_act = Signal(signed(cfg.act_bits))
         cur_e = Signal(cfg.ptr_bits)
-        cur_end = Signal(cfg.ptr_bits)
+        cur_left = Signal(cfg.ptr_bits)
         head = queue.r.payload
         issue = cur_valid | queue.r.valid
         pop = queue.r.valid & ~cur_valid
         e = Mux(cur_valid, cur_e, head.start)
         act = Mux(cur_valid, cur_act, head.act)
-        end = Mux(cur_valid, cur_end, head.end)
-        next_e = Signal(cfg.ptr_bits)
-        m.d.comb += [queue.r.ready.eq(~cur_valid), next_e.eq(e + 1)]
+        m.d.comb += queue.r.ready.eq(~cur_valid)
         with m.If(issue):
-            m.d.sync += [
-                cur_valid.eq(next_e != end),
-                cur_e.eq(next_e),
-                cur_act.eq(act),
-                cur_end.eq(end),
-            ]
+            m.d.sync += [cur_e.eq(e + 1), cur_act.eq(act)]
+            with m.If(cur_valid):
+                m.d.sync += [cur_valid.eq(cur_left != 0), cur_left.eq(cur_left - 1)]
+            with m.Else():
+                m.d.sync += [cur_valid.eq(head.more), cur_left.eq(head.tail)]
         # A column may leave stage P empty in the cycle another leaves the queue.
         m.d.sync += self.release.eq((ptr_read.item_valid & ~nonempty) + pop)
 

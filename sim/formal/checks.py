@@ -60,7 +60,7 @@ def _eie_checks():
         name="eie_resp_stream", harness=eie_resp_stream, mode="prove", depth=2, cover_depth=12,
         quick=True, summary="EieArray (2 PEs): resp keeps valid and payload until ready")
     yield FormalCheck(
-        name="eie_flow", harness=eie_flow, mode="prove", depth=4, cover_depth=27,
+        name="eie_flow", harness=eie_flow, mode="prove", depth=4, cover_depth=28,
         cover_harness=partial(eie_flow, steered=True),
         summary="EieArray (2 PEs, queue depth 2): no push into a full queue, broadcasts "
                 "only with a credit, credits + columns in flight = queue depth")
@@ -68,7 +68,7 @@ def _eie_checks():
     covers = ("broadcast", "dropped", "credit_wait")
     yield FormalCheck(
         name="eie_flow_5pe", harness=partial(eie_flow, FLOW5_CONFIG, covers=covers),
-        mode="prove", depth=4, cover_depth=20,
+        mode="prove", depth=4, cover_depth=21,
         cover_harness=partial(eie_flow, FLOW5_CONFIG, steered=True, covers=covers),
         summary="eie_flow on 5 PEs (two fan-out registers and group credit flags), "
                 "without the queue-full cover")

@@ -18,7 +18,7 @@ whenever it likes. Three property sets:
 """
 
 import numpy as np
-from amaranth.hdl import Assert, Assume, Cat, Cover, Mux, Signal, Value
+from amaranth.hdl import Assert, Assume, Cat, Const, Cover, Mux, Signal, Value
 
 from hw.eie.array import FANOUT, EieArray, _State, cmd_layout
 from hw.eie.program import LAYER_STRIDE, EieProgram, Error, LayerField, Op
@@ -51,14 +51,64 @@ ANSWERED = (Op.READ_ACT, Op.RUN, Op.READ_COUNTER, Op.READ_STATUS)
 
 
 def _array(h, config, program=None):
-    """The array with a free host on ``cmd`` (keeping the stream rules) and ``resp.ready``."""
+    """The array with a free host on ``cmd`` (keeping the stream rules) and ``resp.ready``.
+
+    Asserts that the array is in exactly one state (its state flags are
+    one-hot): a fact of every reachable state, which the inductions need.
+    """
     dut = EieArray(config=config, program=program)
     frag = h.add("array", dut)
     h.drive(dut.cmd.valid, "cmd_valid")
     h.drive(dut.cmd.payload, "cmd_payload")
     h.drive(dut.resp.ready, "resp_ready")
     stream_rules(h, dut.cmd, name="cmd", role=Assume)
+    flags = [h.internal(frag, f"in_{s.name.lower()}") for s in _State]
+    h.m.d.comb += Assert(sum(flags) == 1, "the state flags are not one-hot")
     return dut, frag
+
+
+def _decoded_command(h, frag, cfg):
+    """Assert that the command stages' decoded flags are those of their commands.
+
+    Stage A's selected field error and stage B's error, opcode, lane,
+    table-entry and RUN flags are registered beside the command they
+    describe; the reference decodes the command itself. True from the reset
+    on (the flags' reset values are those of the all-zero NOP), so it holds
+    in every reachable state, and the host proof's induction needs it.
+    """
+    m = h.m
+    every = Signal(cfg.max_layers, init=(1 << cfg.max_layers) - 1, name="ref_all_written")
+    a_cmd = cmd_layout(cfg)(h.internal(frag, "cmd_a"))
+    cmd = cmd_layout(cfg)(h.internal(frag, "cmd_q"))
+    present = Const(1, 1)
+    a_expected = reference_error(m, cfg, a_cmd, written=every, inputs=present)
+    expected = reference_error(m, cfg, cmd, written=every, inputs=present)
+    run_bits = cfg.max_layers.bit_length()
+    runs = cmd.data[:run_bits]
+    entry, field = cmd.addr // LAYER_STRIDE, cmd.addr % LAYER_STRIDE
+    facts = {
+        "cmd_a_error": a_expected,
+        "cmd_q_error": expected,
+        "cmd_q_ok": expected == Error.NONE,
+        "cmd_q_leaves_idle": Cat(cmd.op == op for op in ANSWERED).any(),
+        "cmd_q_lane": Cat(cmd.pe == k for k in range(cfg.n_pe)),
+        "cmd_q_run_uses": Cat(runs > i for i in range(cfg.max_layers)),
+        "cmd_q_run_chain": runs >= 2,
+        "cmd_q_data_zero": cmd.data == 0,
+        "cmd_q_data_one": cmd.data == 1,
+    }
+    facts.update({f"cmd_q_is_{op.name.lower()}": cmd.op == op for op in Op})
+    facts.update({f"cmd_q_table_{i}_{f.name.lower()}":
+                  (cmd.op == Op.WRITE_LAYER) & (entry == i) & (field == f)
+                  for i in range(cfg.max_layers) for f in LayerField})
+    for name, value in facts.items():
+        m.d.comb += Assert(h.internal(frag, name) == value, f"{name} differs from its command")
+    for i in range(cfg.max_layers):
+        groups = h.internal(frag, f"n_groups_{i}")
+        m.d.comb += [Assert(h.internal(frag, f"groups_zero_{i}") == (groups == 0),
+                            f"groups_zero_{i} differs from n_groups_{i}"),
+                     Assert(h.internal(frag, f"groups_one_{i}") == (groups == 1),
+                            f"groups_one_{i} differs from n_groups_{i}")]
 
 
 def reference_error(m, cfg, cmd, *, written, inputs):
@@ -143,6 +193,7 @@ def eie_host(config=HOST_CONFIG):
     m = h.m
     dut, frag = _array(h, config)
     cfg = config
+    _decoded_command(h, frag, cfg)
 
     def internal(name, path=()):
         return h.internal(frag, name, path)
@@ -338,7 +389,7 @@ def eie_flow(config=FLOW_CONFIG, *, steered=False, covers=FLOW_COVERS):
     dropped (empty for a PE), the LNZD waiting for a credit, a PE's queue
     full. ``steered`` bakes :func:`flow_program` into the array and lets the
     host send only its commands: the cover task's harness, which reaches the
-    covers (within 27 cycles on :data:`FLOW_CONFIG`) instead of searching
+    covers (within 28 cycles on :data:`FLOW_CONFIG`) instead of searching
     every host.
     """
     unknown = set(covers) - set(FLOW_COVERS)
@@ -392,7 +443,8 @@ def eie_resp_stream(config=CONFIG):
     Covers: a response waits while ``resp.ready`` is low, and is then taken.
     """
     h = Harness()
-    dut, _ = _array(h, config)
+    dut, frag = _array(h, config)
+    _decoded_command(h, frag, config)
     stalled = stream_rules(h, dut.resp, name="resp", role=Assert)
     h.m.d.comb += [Cover(stalled & ~dut.resp.ready), Cover(stalled & dut.resp.ready)]
     return h
