@@ -6,12 +6,16 @@
 the array's own payload layouts (:func:`hw.layouts.pack`), so a field that does
 not fit is an error rather than a silent wrap, and an activation read back is
 sign-extended from the configuration's ``act_bits`` in one place.
+
+The array ignores the fields a command does not use (``docs/eie.md``); a host
+given a ``junk`` generator fills them with random values, so a testbench
+checks that too.
 """
 
 from dataclasses import dataclass
 
 import numpy as np
-from amaranth.hdl import signed
+from amaranth.hdl import Shape, signed
 
 from hw.eie.array import cmd_layout, resp_layout
 from hw.eie.program import Counter, Op, decode_status
@@ -19,7 +23,31 @@ from hw.layouts import pack, unpack
 
 from .streams import StreamSink, StreamSource
 
-__all__ = ["EieHost", "EieResult"]
+__all__ = ["EieHost", "EieResult", "USED_FIELDS"]
+
+#: The command fields each opcode uses, as ``docs/eie.md`` lists them (the
+#: pe of READ_COUNTER only for the per-PE counters, see :func:`_used`); an
+#: opcode not listed uses every field.
+USED_FIELDS = {
+    Op.NOP: (),
+    Op.WRITE_CODEBOOK: ("addr", "data"),
+    Op.WRITE_PTR: ("pe", "addr", "data"),
+    Op.WRITE_MATRIX: ("pe", "addr", "data"),
+    Op.WRITE_LAYER: ("addr", "data"),
+    Op.WRITE_ACT: ("pe", "addr", "data"),
+    Op.READ_ACT: ("pe", "addr"),
+    Op.RUN: ("data",),
+    Op.READ_COUNTER: ("pe", "addr"),
+    Op.READ_STATUS: (),
+    Op.CLEAR_STATUS: (),
+}
+
+
+def _used(op, addr):
+    """The fields command ``op`` uses; READ_COUNTER of CYCLES does not use ``pe``."""
+    if op == Op.READ_COUNTER and addr == Counter.CYCLES:
+        return ("addr",)
+    return USED_FIELDS.get(op, ("pe", "addr", "data"))
 
 
 @dataclass(frozen=True)
@@ -42,9 +70,12 @@ class EieHost:
     idle, backpressure : generator or None
         Idle cycles of the command source and backpressure of the response
         sink (see :func:`sim.streams.randomly`); ``None`` for none.
+    junk : numpy.random.Generator or None
+        If given, every command's unused fields (:data:`USED_FIELDS`) carry
+        random values from it instead of 0.
     """
 
-    def __init__(self, tb, *, idle=None, backpressure=None):
+    def __init__(self, tb, *, idle=None, backpressure=None, junk=None):
         self.tb = tb
         self.config = tb.config
         self._cmd_layout = cmd_layout(self.config)
@@ -52,13 +83,30 @@ class EieHost:
         self._act_shape = signed(self.config.act_bits)
         self.cmd = tb.start_driver(StreamSource(tb, "cmd", idle=idle))
         self.resp = tb.start_driver(StreamSink(tb, "resp", backpressure=backpressure))
+        self._junk = junk
         self._taken = 0
 
     def send(self, commands):
-        """Queue host commands ``(op, pe, addr, data)``."""
-        self.cmd.send(pack(self._cmd_layout, {"op": int(op), "pe": pe, "addr": addr,
-                                              "data": data})
-                      for op, pe, addr, data in commands)
+        """Queue host commands ``(op, pe, addr, data)``.
+
+        With ``junk``, the fields the opcode does not use are replaced by
+        random values (they must be 0 in ``commands``: nothing is dropped
+        silently).
+        """
+        self.cmd.send(self._payload(*command) for command in commands)
+
+    def _payload(self, op, pe, addr, data):
+        fields = {"op": int(op), "pe": pe, "addr": addr, "data": data}
+        if self._junk is not None:
+            for name in ("pe", "addr", "data"):
+                if name in _used(op, addr):
+                    continue
+                if fields[name]:
+                    raise ValueError(f"{Op(op).name} does not use its {name} field, "
+                                     f"which holds {fields[name]}")
+                width = Shape.cast(self._cmd_layout[name].shape).width
+                fields[name] = int(self._junk.integers(0, 1 << width, dtype=np.uint64))
+        return pack(self._cmd_layout, fields)
 
     def clear(self):
         """Forget queued commands and pending responses (around a reset)."""

@@ -436,13 +436,64 @@ def _banks(rng, config):
     return jobs
 
 
-#: Named stimulus sets; ``full`` is all of them.
+def _steps(rng, config):
+    """Every row's sum one step of the output stage away from the next output.
+
+    The output is ``(sum + half) >> w_frac_bits``: a sum with ``sum + half``
+    a multiple of ``2**w_frac_bits`` gives a different output if anything
+    takes from it, one a unit below such a multiple if anything adds to it.
+    Here every weight is +1 or -1 (in units of ``2**-w_frac_bits``) and the
+    inputs random (both signs of partial sum, every low bit pattern), the last
+    input chosen so every row's sum sits at one of these two places. So an
+    error in any partial sum, even in its lowest bit, changes an output. With
+    1, 2 and 3 rows per PE and every weight nonzero, the partial sums pass
+    through the bypasses of the update 1, 2 and 3 cycles before.
+    """
+    shift = config.w_frac_bits
+    if shift == 0:
+        return []
+    step, half = 1 << shift, 1 << (shift - 1)
+    n_in = min(config.max_dim, 12)
+    jobs = []
+    for per_pe in (1, 2, 3):
+        n_out = min(config.max_dim, per_pe * config.n_pe)
+        for sign in (1, -1):
+            cb = np.zeros(16, dtype=np.int64)
+            cb[1] = sign
+            layer = encode(np.ones((n_out, n_in), dtype=np.int64), cb, config=config)
+            vectors = []
+            for below in (0, 1):
+                # sign * sum + half = -below (mod step)
+                want = (sign * (-below - half)) % step
+                acts = rng.integers(1, 1 << 15, size=n_in)
+                last = (want - int(acts[:-1].sum())) % step
+                acts[-1] = last or step
+                vectors.append(acts)
+            name = f"steps_{per_pe}_{'pos' if sign > 0 else 'neg'}"
+            jobs.append(Job(name, [(layer, False)], np.stack(vectors)))
+    return jobs
+
+
+def _deep_bias(rng, config):
+    """A chain of up to four layers with a bias column in each: every table entry's bias."""
+    n_layers = min(4, config.max_layers)
+    top = min(config.max_dim, 2 * config.n_pe + 6)
+    dims = [int(rng.integers(1, top)) for _ in range(n_layers + 1)]
+    layers = [(_layer(rng, config, dims[i + 1], dims[i], 0.5, bias=True), i % 2 == 0)
+              for i in range(n_layers)]
+    return [Job("deep_bias", layers, _acts(rng, dims[0], 0.7))]
+
+
+#: Named stimulus sets; ``full`` is all of them, in this order (a set added
+#: last leaves the draws of the others as they were).
 STIMULUS_SETS = {
     "basic": _basic,
     "densities": _densities,
     "special": _special,
     "chains": _chains,
     "banks": _banks,
+    "steps": _steps,
+    "deep_bias": _deep_bias,
 }
 
 

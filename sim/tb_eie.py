@@ -39,7 +39,11 @@ async def _setup(dut, *, stalls=0.3):
     cov = coverage()
     tb.reset_observers.append(
         lambda: cov.hit("eie", f"reset_in_{eie_state(dut).name.lower()}"))
-    host = EieHost(tb, idle=randomly(rng, stalls), backpressure=randomly(rng, stalls))
+    # Random values in every command's unused fields, from a generator of
+    # their own (the stalls and the tests draw from ``rng`` as before).
+    junk = np.random.default_rng((cocotb.RANDOM_SEED, 1))
+    host = EieHost(tb, idle=randomly(rng, stalls), backpressure=randomly(rng, stalls),
+                   junk=junk)
     if cov.recording:
         cocotb.start_soon(EieMonitor(tb, cov).run())
     await tb.start()
@@ -136,19 +140,27 @@ async def test_reset_mid_run(dut):
 async def test_inputs_read_back(dut):
     """Before the first run after a reset READ_ACT reads the inputs written since, 0 elsewhere.
 
-    Each round resets the array, writes a different subset of the input rows
-    (all, every other local row of each PE, the rows between, a random half,
-    none) and reads every row back: a row not written since the reset must
-    read 0 although bank 0 still holds an earlier round's value there.
+    Each round resets the array, writes a subset of the input rows and reads
+    every row back: a row not written since the reset must read 0 although
+    bank 0 still holds an earlier round's value there. The first round writes
+    every row; then, for each bit of the local address and of the PE index,
+    the rows where that bit is 0 and those where it is 1 (so a write that
+    also marked a row differing from it in one bit is caught); then a random
+    half, and none.
     """
     tb, host, _, rng = await _setup(dut)
     cfg = tb.config
     n = cfg.max_dim
     lo, hi = int_range(cfg.act_bits)
     mask = (1 << cfg.act_bits) - 1
-    local = np.arange(n) // cfg.n_pe
-    rounds = {"all": np.ones(n, dtype=bool), "even": local % 2 == 0, "odd": local % 2 == 1,
-              "half": rng.random(n) < 0.5, "none": np.zeros(n, dtype=bool)}
+    rows = np.arange(n)
+    rounds = {"all": np.ones(n, dtype=bool)}
+    for what, index, limit in (("row", rows // cfg.n_pe, cfg.act_depth),
+                               ("pe", rows % cfg.n_pe, cfg.n_pe)):
+        for bit in range((limit - 1).bit_length()):
+            for value in (0, 1):
+                rounds[f"{what} bit {bit} = {value}"] = (index >> bit) & 1 == value
+    rounds.update({"half": rng.random(n) < 0.5, "none": np.zeros(n, dtype=bool)})
     for name, written in rounds.items():
         await tb.reset(2)
         host.clear()
