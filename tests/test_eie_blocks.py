@@ -38,7 +38,7 @@ def run(dut, testbench, *, clock=True):
     sim.run()
 
 
-@pytest.mark.parametrize("depth", [1, 2, 5])
+@pytest.mark.parametrize("depth", [1, 2, 5, 16])
 def test_act_queue_matches_fifo(depth):
     dut = ActQueue(depth=depth, shape=item_layout(CFG))
     rng = random.Random(depth)
@@ -304,6 +304,8 @@ def test_named_configs_generate_deterministically(tmp_path):
     assert sorted(CONFIGS) == ["eie-16pe", "eie-1pe", "eie-2pe", "eie-32pe", "eie-4pe",
                                "eie-64pe", "eie-8pe"]
     assert config_for("eie-64pe").n_pe == 64
+    # Half-depth matrix memories from 32 PEs on (two DP16KD instead of four).
+    assert [config_for(f"eie-{n}pe").matrix_depth for n in (16, 32)] == [1024, 512]
     first, side = generate("eie-1pe", tmp_path / "a")
     second, side2 = generate("eie-1pe", tmp_path / "b")
     assert first.read_bytes() == second.read_bytes()
