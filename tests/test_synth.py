@@ -785,6 +785,16 @@ def test_bench_default_matrix_orders_eie_arrays_by_pe_count():
                         for target in ("ecp5-25f-6", "ecp5-25f-8", "ice40-up5k")])
 
 
+def test_bench_pairs_run_exactly_as_given():
+    parser = argparse.ArgumentParser()
+    bench.add_arguments(parser)
+    known = {"eie-1pe": None, "eie-16pe": None, "dense-tile": None}
+    args = parser.parse_args(["--pairs", "eie-16pe@ecp5-85f-6", "eie-1pe@ecp5-25f-8",
+                              "dense-tile@ice40-up5k"])
+    assert bench._pairs(args, known) == [("eie-16pe", "ecp5-85f-6"), ("eie-1pe", "ecp5-25f-8"),
+                                         ("dense-tile", "ice40-up5k")]
+
+
 def test_bench_rejects_unknown_names(tmp_path):
     parser = argparse.ArgumentParser()
     bench.add_arguments(parser)
@@ -795,6 +805,18 @@ def test_bench_rejects_unknown_names(tmp_path):
         bench.measure(args, quiet)
     args = parser.parse_args(["--targets", "ecp5-45f", "--out", str(tmp_path)])
     with pytest.raises(UserError, match=r"^--targets: Unknown target 'ecp5-45f'; known: "):
+        bench.measure(args, quiet)
+    for pairs, message in (
+            (["eie-1pe"], r"^--pairs: 'eie-1pe' is not CONFIG@TARGET"),
+            (["eie-1pe@"], r"^--pairs: 'eie-1pe@' is not CONFIG@TARGET"),
+            (["eie-3pe@ecp5-25f-6"], r"^--pairs: unknown configuration\(s\) eie-3pe; known: "),
+            (["eie-1pe@ecp5-45f"], r"^--pairs: Unknown target 'ecp5-45f'; known: ")):
+        args = parser.parse_args(["--pairs", *pairs, "--out", str(tmp_path)])
+        with pytest.raises(UserError, match=message):
+            bench.measure(args, quiet)
+    args = parser.parse_args(["--pairs", "eie-1pe@ecp5-25f-6", "--targets", "ecp5-25f-6"])
+    with pytest.raises(UserError, match=r"^--pairs cannot be combined with --configs or "
+                                        r"--targets$"):
         bench.measure(args, quiet)
     (tmp_path / "old.json").write_text('[{"config": "eie-1pe", "status": "ok"}]')
     args = parser.parse_args(["--tables", str(tmp_path / "old.json")])

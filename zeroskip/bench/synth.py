@@ -2,12 +2,14 @@
 
     zeroskip bench synth --seeds 3 --write
     zeroskip bench synth --configs eie-1pe eie-4pe --targets ice40-up5k
+    zeroskip bench synth --pairs eie-8pe@ecp5-25f-6 eie-16pe@ecp5-85f-6
     zeroskip bench synth --tables build/bench_synth*/bench.json --write
 
 Runs :func:`synth.flow.run_flow` for every (configuration, target) pair of the
 matrix (by default: every registered EIE configuration up to ``--max-pe`` PEs
 on every target, smallest first, and the N:M and dense tiles and MAC units on
-the ECP5 parts), over several nextpnr seeds, and returns Markdown tables:
+the ECP5 parts; or ``--configs`` on ``--targets``; or exactly the ``--pairs``
+given), over several nextpnr seeds, and returns Markdown tables:
 resources, Fmax (min/median/max over the seeds) and the dense-equivalent
 throughput at the median Fmax (EIE: on a 10%-density layer, from the cycle
 model; N:M: on an N:M-pruned layer). A configuration that does not fit is
@@ -63,7 +65,8 @@ def eie_efficiency(config, timing, *, density=BENCH_DENSITY, seed=0):
     allows, ``config.max_dim`` inputs and outputs, with weight density
     ``density`` and all input activations nonzero. ``e`` is real
     multiply-accumulates (nonzero weights) per PE per cycle over the whole
-    layer, requantization pass included, as
+    layer (its pipeline fill and drain included; there is no requantization
+    pass), as
     :func:`sw_model.eie_cycles.layer_cycles` predicts the RTL's cycles exactly
     given the array's ``timing`` (the design's
     :class:`~sw_model.config.EieTiming`). Returns ``(e, n, cycles)``.
@@ -176,7 +179,7 @@ def tables(entries, seeds):
         if measured:
             lines += ["", f"Efficiency e of the cycle model (random n x n layer, "
                           f"{BENCH_DENSITY:.0%} weight density, all activations nonzero, "
-                          f"requantization included):", "",
+                          f"pipeline fill and drain included):", "",
                       "| configuration | layer | cycles | e |", "| --- | --- | --- | --- |"]
             lines += [f"| {name} | {e['bench_layer']} | {e['bench_cycles']} | "
                       f"{e['efficiency']} |" for name, e in measured.items()]
@@ -221,6 +224,9 @@ def add_arguments(parser):
                         help="configurations, on every target (default: see the module)")
     parser.add_argument("--targets", nargs="+", metavar="TARGET",
                         help=f"targets (default: all of {', '.join(DEVICES)})")
+    parser.add_argument("--pairs", nargs="+", metavar="CONFIG@TARGET",
+                        help="exactly these configurations on these targets, in this order "
+                             "(instead of --configs and --targets)")
     parser.add_argument("--tables", nargs="+", metavar="BENCH_JSON",
                         help="run nothing: merge the entries of earlier runs' bench.json files")
     parser.add_argument("--max-pe", type=int, default=16,
@@ -233,17 +239,37 @@ def add_arguments(parser):
                        help="run every pair's tools even if an identical run is cached")
 
 
+def _split_pairs(items):
+    """``CONFIG@TARGET`` items as ``(config, target)`` tuples."""
+    pairs = []
+    for item in items:
+        name, at, target = item.partition("@")
+        if not (name and at and target):
+            raise UserError(f"--pairs: {item!r} is not CONFIG@TARGET (e.g. eie-8pe@ecp5-25f-6)")
+        pairs.append((name, target))
+    return pairs
+
+
 def _pairs(args, known):
     """The (configuration, target) pairs to run; ``known`` as from :func:`configurations`."""
-    for target in args.targets or []:
+    given = []
+    if args.pairs:
+        if args.configs or args.targets:
+            raise UserError("--pairs cannot be combined with --configs or --targets")
+        given = _split_pairs(args.pairs)
+    for option, target in ([("--targets", t) for t in args.targets or []]
+                           + [("--pairs", t) for _, t in given]):
         try:
             get_device(target)
         except ValueError as exc:
-            raise UserError(f"--targets: {exc}") from None
-    unknown = [name for name in args.configs or [] if name not in known]
-    if unknown:
-        raise UserError(f"--configs: unknown configuration(s) {', '.join(unknown)}; known: "
-                        f"{', '.join(known) or '(none)'}")
+            raise UserError(f"{option}: {exc}") from None
+    for option, names in (("--configs", args.configs or []), ("--pairs", [n for n, _ in given])):
+        unknown = [name for name in names if name not in known]
+        if unknown:
+            raise UserError(f"{option}: unknown configuration(s) {', '.join(unknown)}; "
+                            f"known: {', '.join(known) or '(none)'}")
+    if given:
+        return given
     if args.configs:
         pairs = [(name, target) for target in DEVICES for name in args.configs]
     else:
