@@ -58,10 +58,13 @@ def test_eie_cycles_table_equals_the_cycle_model(capsys):
     assert rows["NT-We"][1] == f"{idx.shape[1]} x {idx.shape[0]}"
     assert rows["NT-We"][4:7] == [str(want.cycles), f"{want.ideal:.0f}",
                                   f"{want.efficiency:.1%}"]
+    # Then queues of 8 (the paper's; here also twice the base) and unbounded.
+    assert rows["NT-We"][9:] == [f"{_cycles(idx, cb, acts, 8, depth).efficiency:.1%}"
+                                 for depth in (8, 1024)]
 
     idx, cb, acts = _scaled("NT-LSTM", 0.05, 3)
     queue = _table_rows(out, "Queue depth, NT-LSTM, 8 PEs")
-    assert [row[0] for row in queue] == ["1", "2", "4", "8", "16"]
+    assert [row[0] for row in queue] == ["1", "2", "4", "8", "16", "32", "64"]
     assert queue[0][1] == str(_cycles(idx, cb, acts, 8, 1).cycles)
 
     idx, cb, acts = _scaled("NT-We", 0.05, 3)
