@@ -789,10 +789,31 @@ def test_bench_pairs_run_exactly_as_given():
     parser = argparse.ArgumentParser()
     bench.add_arguments(parser)
     known = {"eie-1pe": None, "eie-16pe": None, "dense-tile": None}
-    args = parser.parse_args(["--pairs", "eie-16pe@ecp5-85f-6", "eie-1pe@ecp5-25f-8",
-                              "dense-tile@ice40-up5k"])
-    assert bench._pairs(args, known) == [("eie-16pe", "ecp5-85f-6"), ("eie-1pe", "ecp5-25f-8"),
-                                         ("dense-tile", "ice40-up5k")]
+    args = parser.parse_args(["--pairs", "eie-16pe@ecp5-85f-6@router2", "eie-1pe@ecp5-25f-8",
+                              "dense-tile@ice40-up5k@router1"])
+    assert bench._pairs(args, known) == [("eie-16pe", "ecp5-85f-6", "router2"),
+                                         ("eie-1pe", "ecp5-25f-8", None),
+                                         ("dense-tile", "ice40-up5k", "router1")]
+    args = parser.parse_args(["--configs", "eie-1pe", "--targets", "ecp5-25f-6"])
+    assert bench._pairs(args, known) == [("eie-1pe", "ecp5-25f-6", None)]
+
+
+def test_bench_rows_name_grade_and_router():
+    def entry(target, speed, router):
+        seeds = [{"utilization": {"TRELLIS_COMB": {"used": 10, "available": 24288}},
+                  "timing_met": True}]
+        return {"config": "eie-1pe", "target": target, "engine": "eie", "status": "ok",
+                "gops": 1.5,
+                "results": {"target": target, "speed_grade": speed, "router": router,
+                            "family": "ecp5", "seeds": seeds, "flip_flops": 7,
+                            "freq_mhz": 125.0,
+                            "fmax_mhz": {"min": 130.0, "median": 131.0, "max": 132.0}}}
+
+    row = bench._row(entry("ecp5-85f-6", 6, "router2"))
+    assert row.startswith("| eie-1pe | ecp5-85f-6 (speed 6, router2) | LUT4 10/24288 | 7 | "
+                          "130.0 / 131.0 / 132.0 (target 125, met 1/1) | 1.5 |")
+    assert "| ecp5-25f-8 (speed 8) |" in bench._row(entry("ecp5-25f-8", 8, "router1"))
+    assert "| ice40-up5k |" in bench._row(entry("ice40-up5k", None, "router1"))
 
 
 def test_bench_rejects_unknown_names(tmp_path):
@@ -809,6 +830,10 @@ def test_bench_rejects_unknown_names(tmp_path):
     for pairs, message in (
             (["eie-1pe"], r"^--pairs: 'eie-1pe' is not CONFIG@TARGET"),
             (["eie-1pe@"], r"^--pairs: 'eie-1pe@' is not CONFIG@TARGET"),
+            (["eie-1pe@ecp5-25f-6@"], r"^--pairs: 'eie-1pe@ecp5-25f-6@' is not CONFIG@TARGET"),
+            (["eie-1pe@ecp5-25f-6@router3"], r"^--pairs: unknown router 'router3' in "
+                                              r"'eie-1pe@ecp5-25f-6@router3'; known: router1, "
+                                              r"router2$"),
             (["eie-3pe@ecp5-25f-6"], r"^--pairs: unknown configuration\(s\) eie-3pe; known: "),
             (["eie-1pe@ecp5-45f"], r"^--pairs: Unknown target 'ecp5-45f'; known: ")):
         args = parser.parse_args(["--pairs", *pairs, "--out", str(tmp_path)])

@@ -2,14 +2,15 @@
 
     zeroskip bench synth --seeds 3 --write
     zeroskip bench synth --configs eie-1pe eie-4pe --targets ice40-up5k
-    zeroskip bench synth --pairs eie-8pe@ecp5-25f-6 eie-16pe@ecp5-85f-6
+    zeroskip bench synth --pairs eie-8pe@ecp5-25f-6 eie-16pe@ecp5-85f-6@router2
     zeroskip bench synth --tables build/bench_synth*/bench.json --write
 
 Runs :func:`synth.flow.run_flow` for every (configuration, target) pair of the
 matrix (by default: every registered EIE configuration up to ``--max-pe`` PEs
 on every target, smallest first, and the N:M and dense tiles and MAC units on
 the ECP5 parts; or ``--configs`` on ``--targets``; or exactly the ``--pairs``
-given), over several nextpnr seeds, and returns Markdown tables:
+given, each with nextpnr's router1 unless it names router2), over several
+nextpnr seeds, and returns Markdown tables:
 resources, Fmax (min/median/max over the seeds) and the dense-equivalent
 throughput at the median Fmax (EIE: on a 10%-density layer, from the cycle
 model; N:M: on an N:M-pruned layer). A configuration that does not fit is
@@ -142,8 +143,10 @@ def _resources(results):
 
 
 def _target(results):
-    speed = results["speed_grade"]
-    return results["target"] + ("" if speed is None else f" (speed {speed})")
+    notes = [] if results["speed_grade"] is None else [f"speed {results['speed_grade']}"]
+    if results["router"] != "router1":
+        notes.append(results["router"])
+    return results["target"] + (f" ({', '.join(notes)})" if notes else "")
 
 
 def _row(entry):
@@ -203,7 +206,8 @@ def _method(entries, seeds):
     return (
         f"Every configuration is wrapped in the serial pin wrapper (six pins, free-running), "
         f"synthesized once with yosys, then placed and routed by nextpnr with {seeds} seed(s) "
-        f"at the target's frequency goal (`--timing-allow-fail`). Targets: {parts or 'none'}. "
+        f"at the target's frequency goal (`--timing-allow-fail`; router1 unless the target "
+        f"column names router2). Targets: {parts or 'none'}. "
         f"Fmax is nextpnr's achieved frequency for `clk` from each seed's `--report` JSON, "
         f"as min / median / max over the seeds; \"met\" counts the seeds that reached the "
         f"goal. Resources are nextpnr's utilization of the first seed; FF is the flip-flop "
@@ -224,9 +228,10 @@ def add_arguments(parser):
                         help="configurations, on every target (default: see the module)")
     parser.add_argument("--targets", nargs="+", metavar="TARGET",
                         help=f"targets (default: all of {', '.join(DEVICES)})")
-    parser.add_argument("--pairs", nargs="+", metavar="CONFIG@TARGET",
+    parser.add_argument("--pairs", nargs="+", metavar="CONFIG@TARGET[@ROUTER]",
                         help="exactly these configurations on these targets, in this order "
-                             "(instead of --configs and --targets)")
+                             "(instead of --configs and --targets); @router2 routes that "
+                             "pair with nextpnr's router2 instead of router1")
     parser.add_argument("--tables", nargs="+", metavar="BENCH_JSON",
                         help="run nothing: merge the entries of earlier runs' bench.json files")
     parser.add_argument("--max-pe", type=int, default=16,
@@ -239,31 +244,43 @@ def add_arguments(parser):
                        help="run every pair's tools even if an identical run is cached")
 
 
+#: nextpnr routers a pair may name (router1 is nextpnr's default).
+ROUTERS = ("router1", "router2")
+
+
 def _split_pairs(items):
-    """``CONFIG@TARGET`` items as ``(config, target)`` tuples."""
+    """``CONFIG@TARGET[@ROUTER]`` items as ``(config, target, router)`` tuples."""
     pairs = []
     for item in items:
-        name, at, target = item.partition("@")
-        if not (name and at and target):
-            raise UserError(f"--pairs: {item!r} is not CONFIG@TARGET (e.g. eie-8pe@ecp5-25f-6)")
-        pairs.append((name, target))
+        parts = item.split("@")
+        if len(parts) not in (2, 3) or not all(parts):
+            raise UserError(f"--pairs: {item!r} is not CONFIG@TARGET or CONFIG@TARGET@ROUTER "
+                            f"(e.g. eie-8pe@ecp5-25f-6)")
+        if len(parts) == 3 and parts[2] not in ROUTERS:
+            raise UserError(f"--pairs: unknown router {parts[2]!r} in {item!r}; known: "
+                            f"{', '.join(ROUTERS)}")
+        pairs.append((parts[0], parts[1], parts[2] if len(parts) == 3 else None))
     return pairs
 
 
 def _pairs(args, known):
-    """The (configuration, target) pairs to run; ``known`` as from :func:`configurations`."""
+    """The ``(configuration, target, router)`` triples to run (router ``None``: router1).
+
+    ``known`` as from :func:`configurations`.
+    """
     given = []
     if args.pairs:
         if args.configs or args.targets:
             raise UserError("--pairs cannot be combined with --configs or --targets")
         given = _split_pairs(args.pairs)
     for option, target in ([("--targets", t) for t in args.targets or []]
-                           + [("--pairs", t) for _, t in given]):
+                           + [("--pairs", t) for _, t, _ in given]):
         try:
             get_device(target)
         except ValueError as exc:
             raise UserError(f"{option}: {exc}") from None
-    for option, names in (("--configs", args.configs or []), ("--pairs", [n for n, _ in given])):
+    for option, names in (("--configs", args.configs or []),
+                          ("--pairs", [n for n, _, _ in given])):
         unknown = [name for name in names if name not in known]
         if unknown:
             raise UserError(f"{option}: unknown configuration(s) {', '.join(unknown)}; "
@@ -274,19 +291,19 @@ def _pairs(args, known):
         pairs = [(name, target) for target in DEVICES for name in args.configs]
     else:
         pairs = default_matrix(known, max_pe=args.max_pe)
-    return [(name, target) for name, target in pairs
+    return [(name, target, None) for name, target in pairs
             if not args.targets or target in args.targets]
 
 
-def _measure_pair(design, target, args, progress):
+def _measure_pair(design, target, router, args, progress):
     """One (configuration, target) entry of ``bench.json``."""
     entry = {"config": design.name, "target": target, "engine": design.engine}
     start = time.monotonic()
     try:
         results = run_flow(design, device=get_device(target),
                            out_dir=Path(args.out) / design.name / target,
-                           seeds=range(1, args.seeds + 1), pack=False, cache_dir=args.cache,
-                           progress=progress.note)
+                           seeds=range(1, args.seeds + 1), pack=False, router=router,
+                           cache_dir=args.cache, progress=progress.note)
     except DoesNotFit as exc:
         entry.update(status="does not fit", message=str(exc).split(": ", 1)[1],
                      resource=exc.resource, needed=exc.needed, available=exc.available)
@@ -336,16 +353,17 @@ def measure(args, progress):
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     entries, too_big = [], {}
-    for i, (name, target) in enumerate(pairs, 1):
+    for i, (name, target, router) in enumerate(pairs, 1):
         pes = known[name].config.n_pe if known[name].engine == "eie" else None
         if pes is not None and pes > too_big.get(target, pes):
             progress.note(f"{i}/{len(pairs)} {name} on {target}: skipped, an EIE array of "
                           f"{too_big[target]} PEs already does not fit")
             continue
-        with progress.step(f"{i}/{len(pairs)} {name} on {target}"):
+        with progress.step(f"{i}/{len(pairs)} {name} on {target}"
+                           + (f" ({router})" if router else "")):
             # A fresh design per pair: each synthesis elaborates its own.
             family = get_device(target).primitive_family
-            entry = _measure_pair(build(name, family=family), target, args, progress)
+            entry = _measure_pair(build(name, family=family), target, router, args, progress)
         if pes is not None and entry["status"] == "does not fit":
             too_big[target] = min(too_big.get(target, pes), pes)
         entries.append(entry)
