@@ -48,9 +48,8 @@ def run_point(build_root, name, config, stimulus, family=None):
 
 
 # (name, n_pe, queue_depth, entries_per_word, stimulus, family, acc_bits).
-# Together these cover 1, 2, 3, 4, 6, 8 and 16 PEs (6: one full and one
-# partial group of READ_COUNTER's first step), queue depths (credits) 1, 2,
-# 8, the default 16 and 32, every stimulus set (chains with bias columns
+# Together these cover 1, 2, 3, 4, 6, 8 and 16 PEs, queue depths (credits)
+# 1, 2, 8, the default 16 and 32, every stimulus set (chains with bias columns
 # included), the ECP5 build (MULT18X18D instances) as well as the generic one,
 # and the narrowest accumulator (32 bits), which the "special" set's extreme
 # layer makes wrap.

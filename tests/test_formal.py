@@ -148,7 +148,7 @@ def test_eie_flow_rejects_unknown_covers():
 def test_internal_names_a_missing_signal():
     h = Harness()
     frag = h.add("queue", OverflowingQueue(depth=2, shape=8))
-    assert h.internal(frag, "after").name == "after"
+    assert h.internal(frag, "rd").name == "rd"
     with pytest.raises(LookupError, match=r"^Expected one signal 'nope' used in the top of the "
                                           r"design, found 0$"):
         h.internal(frag, "nope")

@@ -45,10 +45,6 @@ def resp_layout(config):
     return data.StructLayout({"op": 4, "data": HOST_DATA_BITS, "error": 1})
 
 
-#: PEs per group of the READ_COUNTER selection's first step (a 4:1 choice of
-#: PE and a 2:1 choice of counter: an 8:1 multiplexer per bit).
-_COUNTER_GROUP = 4
-
 #: Opcodes answered with one response.
 _ANSWERED = (Op.READ_ACT, Op.READ_COUNTER, Op.RUN, Op.READ_STATUS)
 
@@ -578,19 +574,15 @@ class EieArray(wiring.Component):
         # Layer-table writes: entry i, field f.
         table_write = [{f: Signal(name=f"cmd_q_table_{i}_{f.name.lower()}") for f in LayerField}
                        for i in range(cfg.max_layers)]
-        # A READ_COUNTER's counter, selected in two registered steps. A
-        # command is taken into A only while the array is IDLE, and it stays
-        # IDLE until B's command executes (a RUN leaves it only then), and
-        # every counter holds still while the array is IDLE. So: as the
-        # port's command is taken into A, each group of _COUNTER_GROUP PEs
-        # picks the busy or stall counter of its PE (`cmd_a_counter_<g>`);
-        # then, every cycle, stage A's command picks its group's or the
-        # cycle counter (`cmd_q_counter`), which B's command reads when it
-        # executes.
+        # A READ_COUNTER's counter, selected from stage A's command every
+        # cycle: when B loads that command, the array is IDLE and stays so
+        # the next cycle, in which B's command executes, and every counter
+        # holds still while the array is IDLE.
         counter = Signal(COUNTER_BITS, name="cmd_q_counter")
-        group_bits = (_COUNTER_GROUP - 1).bit_length()
-        counter_parts = [Signal(COUNTER_BITS, name=f"cmd_a_counter_{g}")
-                         for g in range(-(-n_pe // _COUNTER_GROUP))]
+        counters = {
+            Counter.BUSY: Array(pe.busy_count for pe in pes),
+            Counter.STALL: Array(pe.stall_count for pe in pes),
+        }
         # Which table entries a RUN uses, and whether it overwrites bank 0 (two or more layers).
         run_uses = Signal(cfg.max_layers, name="cmd_q_run_uses")
         run_chain = Signal(name="cmd_q_run_chain")
@@ -613,12 +605,6 @@ class EieArray(wiring.Component):
         with m.If(b_load):
             m.d.sync += [a_cmd.eq(self.cmd.payload), a_valid.eq(self.cmd.valid)]
             m.d.sync += [a_errors[op].eq(err) for op, err in port_errors.items()]
-            port = self.cmd.payload
-            for g, part in enumerate(counter_parts):
-                members = pes[g * _COUNTER_GROUP:(g + 1) * _COUNTER_GROUP]
-                kinds = Array(Mux(port.addr == Counter.STALL, pe.stall_count, pe.busy_count)
-                              for pe in members)
-                m.d.sync += part.eq(kinds[port.pe[:group_bits]])
         a_error = Signal(Error, name="cmd_a_error")
         with m.Switch(a_cmd.op):
             for op, err in a_errors.items():
@@ -649,9 +635,10 @@ class EieArray(wiring.Component):
             m.d.sync += run_checked.eq(1)
         with m.If(a_cmd.addr == Counter.CYCLES):
             m.d.sync += counter.eq(cycles)
+        with m.Elif(a_cmd.addr == Counter.BUSY):
+            m.d.sync += counter.eq(counters[Counter.BUSY][a_cmd.pe])
         with m.Else():
-            m.d.sync += counter.eq(counter_parts[0] if len(counter_parts) == 1
-                                   else Array(counter_parts)[a_cmd.pe[group_bits:]])
+            m.d.sync += counter.eq(counters[Counter.STALL][a_cmd.pe])
 
         # State the RUN checks read: which table entries were written since
         # the reset (a baked program's are), and whether the first layer's

@@ -117,14 +117,10 @@ def ptr_word(config, start, end):
 class ActQueue(wiring.Component):
     """First-in first-out activation queue of one PE.
 
-    Small (``depth`` items), so it is LUT RAM, read asynchronously, with the
-    head item in a register (``r.payload``): a push into an empty queue lands
-    there directly, and a pop loads the item behind the head from the memory
-    (read at a second pointer, one ahead). So the head is visible the cycle
-    after its push, as from the LUT RAM itself, but what the issue stage reads
-    leaves a flip-flop, not the memory. A push and a pop may happen in the
-    same cycle, also when the queue is full; ``w.ready`` says whether a push
-    is taken this cycle.
+    Small (``depth`` items), so it reads asynchronously (LUT RAM): the head is
+    visible in the cycle it is popped. A push and a pop may happen in the same
+    cycle, also when the queue is full; ``w.ready`` says whether a push is
+    taken this cycle.
 
     Parameters
     ----------
@@ -162,42 +158,35 @@ class ActQueue(wiring.Component):
         width = Shape.cast(self._shape).width
         push = self.w.valid & self.w.ready
         pop = self.r.valid & self.r.ready
-        head = Signal(width, name="head")
         m.d.comb += [
             # A full queue still takes a push in the cycle it pops.
             self.w.ready.eq((self.level < self._depth) | pop),
             self.r.valid.eq(self.level != 0),
-            self.r.payload.eq(head),
         ]
         if self._depth == 1:
-            # One slot: the head register alone.
+            # One slot: a register (a one-word memory would need a 0-bit address).
+            slot = Signal(width)
             with m.If(push):
-                m.d.sync += head.eq(self.w.payload)
+                m.d.sync += slot.eq(self.w.payload)
+            m.d.comb += self.r.payload.eq(slot)
         else:
             m.submodules.mem = mem = memory.Memory(shape=unsigned(width), depth=self._depth,
                                                    init=[])
             wp = mem.write_port()
             rp = mem.read_port(domain="comb")
-            # `after` is the slot behind the head (rd + 1): what a pop makes
-            # the head when the queue holds two items or more.
-            after = Signal(range(self._depth), init=1)
+            rd = Signal(range(self._depth))
             wr = Signal(range(self._depth))
-            several = Signal(name="several")
             m.d.comb += [
-                rp.addr.eq(after),
+                rp.addr.eq(rd),
+                self.r.payload.eq(rp.data),
                 wp.addr.eq(wr),
                 wp.data.eq(self.w.payload),
                 wp.en.eq(push),
-                several.eq(self.level >= 2),
             ]
             with m.If(push):
                 m.d.sync += wr.eq(Mux(wr == self._depth - 1, 0, wr + 1))
             with m.If(pop):
-                m.d.sync += after.eq(Mux(after == self._depth - 1, 0, after + 1))
-            with m.If(pop & several):
-                m.d.sync += head.eq(rp.data)
-            with m.Elif(push & (pop | (self.level == 0))):
-                m.d.sync += head.eq(self.w.payload)
+                m.d.sync += rd.eq(Mux(rd == self._depth - 1, 0, rd + 1))
         m.d.sync += self.level.eq(self.level + push - pop)
         return m
 

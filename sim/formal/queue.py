@@ -3,11 +3,9 @@
 The queue is checked against a shadow count of pushes minus pops and one
 tracked item (the solver picks which item, and its value is free): the item
 must reach the head after exactly the items pushed before it, unchanged. The
-induction needs four facts about the queue's registers, asserted as well:
-the write pointer is ``level`` slots past the head's slot (the one before
-the queue's ``after`` pointer), ``level`` equals the shadow count, the
-tracked item sits in its slot of the memory, and the head register holds the
-head's slot.
+induction needs three facts about the queue's registers, asserted as well:
+the write pointer is ``level`` slots past the read pointer, ``level`` equals
+the shadow count, and the tracked item sits in its slot of the memory.
 """
 
 from amaranth.hdl import Assert, Assume, Cover, Mux, Signal, unsigned
@@ -58,23 +56,16 @@ def _queue(h, depth, queue_cls):
         Assert(~pop | (count > 0), "pop while empty"),
         Assert(dut.r.valid == (count != 0), "r.valid does not say whether an item waits"),
     ]
-    rd = None
     if depth > 1:
-        # The head's slot: the one before the item `after` points at.
-        after = h.internal(frag, "after")
-        rd = Signal(range(depth), name="shadow_rd")
-        m.d.comb += rd.eq(Mux(after == 0, depth - 1, after - 1))
+        rd = h.internal(frag, "rd")
         wr = h.internal(frag, "wr")
         end = rd + count
         m.d.comb += [
-            Assert(after < depth, "read-ahead pointer past the last slot"),
+            Assert(rd < depth, "read pointer past the last slot"),
             Assert(wr == Mux(end >= depth, end - depth, end),
-                   "write pointer is not level slots past the head's slot"),
+                   "write pointer is not level slots past the read pointer"),
         ]
-        with m.If(count != 0):
-            m.d.comb += Assert(h.internal(frag, "head") == h.peek(frag, ["mem"], rd),
-                               "head register differs from the head's slot")
-    return dut, frag, push, pop, count, rd
+    return dut, frag, push, pop, count
 
 
 def act_queue_fifo(depth, *, queue_cls=ActQueue):
@@ -85,7 +76,7 @@ def act_queue_fifo(depth, *, queue_cls=ActQueue):
     """
     h = Harness()
     m = h.m
-    dut, frag, push, pop, count, rd = _queue(h, depth, queue_cls)
+    dut, frag, push, pop, count = _queue(h, depth, queue_cls)
 
     # The tracked item: chosen by a free bit on one of the pushes.
     track = h.free(1, "track")
@@ -102,9 +93,9 @@ def act_queue_fifo(depth, *, queue_cls=ActQueue):
             m.d.sync += ahead.eq(ahead - 1)
     # Where the tracked item waits (for the induction).
     if depth == 1:
-        slot = h.internal(frag, "head")
+        slot = h.internal(frag, "slot")
     else:
-        at = rd + ahead
+        at = h.internal(frag, "rd") + ahead
         slot = h.peek(frag, ["mem"], Mux(at >= depth, at - depth, at))
     with m.If(tracking):
         m.d.comb += [
@@ -134,7 +125,7 @@ def act_queue_stream(depth):
     item is then taken.
     """
     h = Harness()
-    dut, _, _, pop, _, _ = _queue(h, depth, ActQueue)
+    dut, _, _, pop, _ = _queue(h, depth, ActQueue)
     stream_rules(h, dut.w, name="w", role=Assume)
     stalled = stream_rules(h, dut.r, name="r", role=Assert)
     h.m.d.comb += [Cover(stalled & pop), Cover(stalled & ~dut.r.ready)]
