@@ -816,6 +816,29 @@ def test_bench_rows_name_grade_and_router():
     assert "| ice40-up5k |" in bench._row(entry("ice40-up5k", None, "router1"))
 
 
+def test_bench_scaling_table_and_bad_options(tmp_path):
+    import zeroskip.bench.synth_scaling as scaling
+
+    def entry(pes, median, status="ok"):
+        if status != "ok":
+            return {"config": f"eie-{pes}pe", "status": status}
+        return {"config": f"eie-{pes}pe", "status": "ok",
+                "results": {"fmax_mhz": {"median": median}}}
+
+    rows = scaling.scaling_table([entry(4, 120.0), entry(16, 108.0), entry(32, 0, "does not fit")])
+    assert rows[2:] == ["| 4 | 120.0 | 100.0% |", "| 16 | 108.0 | 90.0% |",
+                        "| 32 | does not fit | |"]
+    parser = argparse.ArgumentParser()
+    scaling.add_arguments(parser)
+    quiet = Progress(quiet=True)
+    for argv, message in ((["--pes", "4", "5"], r"^--pes: no configuration eie-5pe; known: "
+                                                r"eie-1pe, eie-2pe, eie-4pe"),
+                          (["--target", "ecp5-45f"], r"^--target: Unknown target 'ecp5-45f'"),
+                          (["--seeds", "0"], r"^--seeds must be at least 1, not 0$")):
+        with pytest.raises(UserError, match=message):
+            scaling.measure(parser.parse_args([*argv, "--out", str(tmp_path)]), quiet)
+
+
 def test_bench_rejects_unknown_names(tmp_path):
     parser = argparse.ArgumentParser()
     bench.add_arguments(parser)

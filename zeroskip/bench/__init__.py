@@ -23,6 +23,7 @@ BENCHMARKS = {
     "nm-tile": "zeroskip.bench.nm_tile",
     "nm-accuracy": "zeroskip.bench.nm_accuracy",
     "synth": "zeroskip.bench.synth",
+    "synth-scaling": "zeroskip.bench.synth_scaling",
     "pruning": "zeroskip.bench.pruning",
 }
 

@@ -40,7 +40,8 @@ from zeroskip.errors import UserError
 
 from .nm_tile import SYNTH_TILES
 
-__all__ = ["TITLE", "HELP", "BENCH_DENSITY", "add_arguments", "measure", "eie_efficiency",
+__all__ = ["TITLE", "HELP", "BENCH_DENSITY", "ROUTERS", "add_arguments", "add_run_arguments",
+           "measure", "run_pairs", "describe_method", "eie_efficiency",
            "nm_dense_macs_per_cycle", "configurations", "default_matrix", "tables"]
 
 TITLE = "Synthesis results (yosys + nextpnr, open toolchain)"
@@ -194,7 +195,7 @@ def tables(entries, seeds):
     return "\n".join(lines)
 
 
-def _method(entries, seeds):
+def describe_method(entries, seeds):
     """How the numbers were made, from the results themselves."""
     done = [e["results"] for e in entries if e["status"] == "ok"]
     targets = {r["target"]: r for r in done}
@@ -218,12 +219,21 @@ def _method(entries, seeds):
         f"Verilog, scripts, options and tool versions).")
 
 
-def add_arguments(parser):
-    """The options of ``zeroskip bench synth``."""
-    parser.add_argument("--out", default="build/bench_synth",
-                        help="work folder (default %(default)s)")
+def add_run_arguments(parser, *, out):
+    """``--out`` (default ``out``), ``--seeds`` and the cache options of a synthesis benchmark."""
+    parser.add_argument("--out", default=out, help="work folder (default %(default)s)")
     parser.add_argument("--seeds", type=int, default=3,
                         help="nextpnr seeds 1..N (default %(default)s)")
+    cache = parser.add_mutually_exclusive_group()
+    cache.add_argument("--cache", metavar="DIR", default="build/synth-cache",
+                       help="synthesis cache folder (default %(default)s)")
+    cache.add_argument("--no-cache", dest="cache", action="store_const", const=None,
+                       help="run every pair's tools even if an identical run is cached")
+
+
+def add_arguments(parser):
+    """The options of ``zeroskip bench synth``."""
+    add_run_arguments(parser, out="build/bench_synth")
     parser.add_argument("--configs", nargs="+", metavar="NAME",
                         help="configurations, on every target (default: see the module)")
     parser.add_argument("--targets", nargs="+", metavar="TARGET",
@@ -237,11 +247,6 @@ def add_arguments(parser):
     parser.add_argument("--max-pe", type=int, default=16,
                         help="largest EIE array in the default matrix (default %(default)s; "
                              "yosys alone takes tens of minutes for 64 PEs)")
-    cache = parser.add_mutually_exclusive_group()
-    cache.add_argument("--cache", metavar="DIR", default="build/synth-cache",
-                       help="synthesis cache folder (default %(default)s)")
-    cache.add_argument("--no-cache", dest="cache", action="store_const", const=None,
-                       help="run every pair's tools even if an identical run is cached")
 
 
 #: nextpnr routers a pair may name (router1 is nextpnr's default).
@@ -346,10 +351,22 @@ def measure(args, progress):
             entries += found
         seeds = {len(e["results"]["seeds"]) for e in entries if e["status"] == "ok"}
         seeds = "/".join(map(str, sorted(seeds))) or "?"
-        return _method(entries, seeds) + "\n\n" + tables(entries, seeds)
+        return describe_method(entries, seeds) + "\n\n" + tables(entries, seeds)
 
     known = configurations()
-    pairs = _pairs(args, known)
+    entries = run_pairs(_pairs(args, known), known, args, progress)
+    body = describe_method(entries, args.seeds) + "\n\n" + tables(entries, args.seeds)
+    (Path(args.out) / "bench.md").write_text(body + "\n")
+    return body
+
+
+def run_pairs(pairs, known, args, progress):
+    """Run ``(configuration, target, router)`` triples; return their ``bench.json`` entries.
+
+    ``known`` as from :func:`configurations`; ``args`` has ``out``, ``seeds``
+    and ``cache`` (:func:`add_run_arguments`). Once an EIE array does not
+    fit a target, larger ones are skipped there.
+    """
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     entries, too_big = [], {}
@@ -369,6 +386,4 @@ def measure(args, progress):
         entries.append(entry)
         (out / "bench.json").write_text(json.dumps(entries, indent=2) + "\n")
         progress.note(_row(entry))
-    body = _method(entries, args.seeds) + "\n\n" + tables(entries, args.seeds)
-    (out / "bench.md").write_text(body + "\n")
-    return body
+    return entries
