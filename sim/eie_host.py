@@ -23,7 +23,7 @@ from hw.layouts import pack, unpack
 
 from .streams import StreamSink, StreamSource
 
-__all__ = ["EieHost", "EieResult", "USED_FIELDS"]
+__all__ = ["EieHost", "EieResult", "USED_FIELDS", "command_payload"]
 
 #: The command fields each opcode uses, as ``docs/eie.md`` lists them (the
 #: pe of READ_COUNTER only for the per-PE counters, see :func:`_used`); an
@@ -48,6 +48,25 @@ def _used(op, addr):
     if op == Op.READ_COUNTER and addr == Counter.CYCLES:
         return ("addr",)
     return USED_FIELDS.get(op, ("pe", "addr", "data"))
+
+
+def command_payload(layout, op, pe, addr, data, *, junk=None):
+    """A command packed with ``layout`` (:func:`hw.eie.array.cmd_layout`).
+
+    With ``junk`` (a NumPy generator), the fields ``op`` does not use carry
+    random values; they must be 0 in the call (nothing is dropped silently).
+    """
+    fields = {"op": int(op), "pe": pe, "addr": addr, "data": data}
+    if junk is not None:
+        for name in ("pe", "addr", "data"):
+            if name in _used(op, addr):
+                continue
+            if fields[name]:
+                raise ValueError(f"{Op(op).name} does not use its {name} field, "
+                                 f"which holds {fields[name]}")
+            width = Shape.cast(layout[name].shape).width
+            fields[name] = int(junk.integers(0, 1 << width, dtype=np.uint64))
+    return pack(layout, fields)
 
 
 @dataclass(frozen=True)
@@ -96,17 +115,7 @@ class EieHost:
         self.cmd.send(self._payload(*command) for command in commands)
 
     def _payload(self, op, pe, addr, data):
-        fields = {"op": int(op), "pe": pe, "addr": addr, "data": data}
-        if self._junk is not None:
-            for name in ("pe", "addr", "data"):
-                if name in _used(op, addr):
-                    continue
-                if fields[name]:
-                    raise ValueError(f"{Op(op).name} does not use its {name} field, "
-                                     f"which holds {fields[name]}")
-                width = Shape.cast(self._cmd_layout[name].shape).width
-                fields[name] = int(self._junk.integers(0, 1 << width, dtype=np.uint64))
-        return pack(self._cmd_layout, fields)
+        return command_payload(self._cmd_layout, op, pe, addr, data, junk=self._junk)
 
     def clear(self):
         """Forget queued commands and pending responses (around a reset)."""

@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 
 from hw.eie.program import Op
-from sim.eie_host import USED_FIELDS
+from hw.eie.array import cmd_layout
+from hw.layouts import unpack
+from sim.eie_host import USED_FIELDS, command_payload
 from sim.eie_stimuli import build_jobs, small_config
 from sw_model.eie_model import eie_layer_sums
 
@@ -45,3 +47,20 @@ def test_every_opcode_lists_its_used_fields():
     assert set(USED_FIELDS) == set(Op)
     assert USED_FIELDS[Op.READ_ACT] == ("pe", "addr")
     assert USED_FIELDS[Op.RUN] == ("data",)
+
+
+def test_junk_fills_only_unused_fields_and_refuses_values_there():
+    config = small_config(2, 2)
+    layout = cmd_layout(config)
+    rng = np.random.default_rng(7)
+    got = unpack(layout, command_payload(layout, Op.READ_ACT, 1, 5, 0, junk=rng))
+    assert (got["op"], got["pe"], got["addr"]) == (Op.READ_ACT, 1, 5)
+    assert got["data"] != 0
+    # Without junk the unused fields stay as given.
+    plain = unpack(layout, command_payload(layout, Op.READ_ACT, 1, 5, 0))
+    assert plain["data"] == 0
+    with pytest.raises(ValueError, match=r"^READ_ACT does not use its data field, "
+                                         r"which holds 3$"):
+        command_payload(layout, Op.READ_ACT, 1, 5, 3, junk=rng)
+    with pytest.raises(ValueError, match=r"^RUN does not use its pe field, which holds 1$"):
+        command_payload(layout, Op.RUN, 1, 0, 2, junk=rng)
