@@ -4,9 +4,14 @@ A design asks for the block it needs (a registered multiplier) and names the
 FPGA family it is built for; ``family=None`` is the generic version that any
 tool and every simulator understands, and every family version has exactly the
 same cycle behaviour, so the simulations of the generic version hold for all.
+
+Families: ``"ecp5"`` (``MULT18X18D`` and ``DP16KD`` with their registers) and
+``"ice40"``, the iCE40 UltraPlus parts, whose single-port RAMs
+(``SB_SPRAM256KA``) hold a :class:`BlockRam` that allows one
+(``single_port=True``); everything else there is the generic version.
 """
 
-from amaranth.hdl import Cat, ClockSignal, Const, Instance, Module, Shape, Signal, signed
+from amaranth.hdl import Cat, ClockSignal, Const, Instance, Module, Mux, Shape, Signal, signed
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -18,7 +23,7 @@ __all__ = ["FAMILIES", "KEEP", "Multiplier", "BlockRam"]
 KEEP = {"keep": 1}
 
 #: Families with a primitive version (``None``, the generic version, is always allowed).
-FAMILIES = ("ecp5",)
+FAMILIES = ("ecp5", "ice40")
 
 #: Operand width of the ECP5 ``MULT18X18D`` (two's complement when SIGNEDA/B is set).
 _ECP5_WIDTH = 18
@@ -55,7 +60,10 @@ class Multiplier(wiring.Component):
     lies inside the DSP block. It takes signed operands of up to 18 bits and
     unsigned ones of up to 17 (zero-extended into the signed 18-bit input).
     ``family=None`` is plain Amaranth registers around ``*``: what simulation
-    uses, and what any other target gets.
+    uses, and what any other target gets. ``"ice40"`` gets it too: yosys maps
+    the ``*`` to an ``SB_MAC16``, and an operand register may become the read
+    register of the block RAM that feeds it (the EIE PE's codebook), which an
+    instance with the DSP's own input registers would prevent.
 
     Parameters
     ----------
@@ -156,6 +164,11 @@ class Multiplier(wiring.Component):
         )
 
 
+#: iCE40 ``SB_SPRAM256KA``: 16384 words of 16 bits.
+_SPRAM_BITS = 16
+_SPRAM_ADDR_BITS = 14
+_SPRAM_WORDS = 1 << _SPRAM_ADDR_BITS
+
 #: ECP5 ``DP16KD`` geometries the :class:`BlockRam` uses: (data bits, words).
 #: 18 bits is one true port each way (port A writes, port B reads); 36 bits is
 #: the pseudo dual-port mode (``PDPW16KD``): A and B together carry one word.
@@ -203,6 +216,19 @@ class BlockRam(wiring.Component):
     :class:`~amaranth.lib.memory.Memory` and a register: what simulation uses
     and what any other target gets.
 
+    ``single_port=True`` lets the memory share one address between reads and
+    writes, and the contract changes in one point: a cycle with ``w_en`` high
+    does not read, and leaves an unspecified word in the read register (on
+    ``r_data`` two cycles later, and after that until the next read). The
+    design must never use such a word. ``family="ice40"`` then instantiates
+    ``SB_SPRAM256KA`` blocks (16384 words of 16 bits, side by side for wider
+    words; the address is ``w_addr`` while writing, else ``r_addr``) read
+    through an output register in logic cells. An SPRAM has no initial
+    contents: with ``init`` all zeros, the words read before the first write
+    are unspecified on the device; with a nonzero ``init`` the iCE40 version
+    is the generic one (yosys infers EBR). The other versions are those of a
+    dual-port memory, which keeps the contract.
+
     Parameters
     ----------
     width : int
@@ -213,9 +239,11 @@ class BlockRam(wiring.Component):
         Initial words (the rest are 0).
     family : str or None
         ``None`` (generic) or a member of :data:`FAMILIES`.
+    single_port : bool
+        The design never uses a read made in a write cycle (see above).
     """
 
-    def __init__(self, *, width, depth, init=(), family=None):
+    def __init__(self, *, width, depth, init=(), family=None, single_port=False):
         for name, value in (("width", width), ("depth", depth)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, not {value!r}")
@@ -226,10 +254,15 @@ class BlockRam(wiring.Component):
         for k, word in enumerate(init):
             if not 0 <= word < 1 << width:
                 raise ValueError(f"init word {k} is {word}, not a {width}-bit unsigned value")
+        spram = family == "ice40" and single_port and not any(init)
+        if spram and depth > _SPRAM_WORDS:
+            raise ValueError(f"depth must be at most {_SPRAM_WORDS} for the iCE40 "
+                             f"SB_SPRAM256KA, not {depth}")
         self._width = width
         self._depth = depth
         self._init = init
         self._family = family
+        self._spram = spram
         addr_bits = max(1, (depth - 1).bit_length())
         super().__init__({
             "w_en": In(1),
@@ -252,7 +285,10 @@ class BlockRam(wiring.Component):
 
     @property
     def blocks(self):
-        """Block RAMs the family version uses (0 for the generic version)."""
+        """Block RAMs the family version instantiates: ``DP16KD`` on ECP5, ``SB_SPRAM256KA``
+        on iCE40 (0 where yosys infers the memory)."""
+        if self._spram:
+            return -(-self._width // _SPRAM_BITS)
         if self._family != "ecp5":
             return 0
         _, _, columns, banks = _dp16kd_mode(self._width, self._depth)
@@ -262,6 +298,9 @@ class BlockRam(wiring.Component):
         m = Module()
         if self._family == "ecp5":
             self._elaborate_ecp5(m)
+            return m
+        if self._spram:
+            self._elaborate_spram(m)
             return m
         # No read needs a defined result when it meets a write to the same
         # word (the contract above), so yosys builds no logic for that case.
@@ -277,6 +316,29 @@ class BlockRam(wiring.Component):
         m.d.sync += out.eq(rp.data)
         m.d.comb += self.r_data.eq(out)
         return m
+
+    def _elaborate_spram(self, m):
+        # One address: the write's in a write cycle, else the read's. The
+        # block reads when selected and not writing, so with r_en low (and no
+        # write) DATAOUT holds the previous read, as the read register does.
+        addr = Signal(_SPRAM_ADDR_BITS, name="spram_addr")
+        m.d.comb += addr.eq(Mux(self.w_en, self.w_addr, self.r_addr))
+        padded = self.blocks * _SPRAM_BITS
+        w_data = Signal(padded)
+        r_data = Signal(padded, name="spram_data")
+        m.d.comb += w_data.eq(self.w_data)
+        for c in range(self.blocks):
+            lo = c * _SPRAM_BITS
+            m.submodules[f"spram_{c}"] = Instance(
+                "SB_SPRAM256KA",
+                i_ADDRESS=addr, i_DATAIN=w_data[lo:lo + _SPRAM_BITS],
+                i_MASKWREN=Const(0b1111, 4), i_WREN=self.w_en,
+                i_CHIPSELECT=self.w_en | self.r_en, i_CLOCK=ClockSignal("sync"),
+                i_STANDBY=Const(0, 1), i_SLEEP=Const(0, 1), i_POWEROFF=Const(1, 1),
+                o_DATAOUT=r_data[lo:lo + _SPRAM_BITS])
+        out = Signal(self._width, name="out_reg")
+        m.d.sync += out.eq(r_data)
+        m.d.comb += self.r_data.eq(out)
 
     def _elaborate_ecp5(self, m):
         bits, words, columns, banks = _dp16kd_mode(self._width, self._depth)

@@ -21,6 +21,8 @@ from pathlib import Path
 
 from cocotb_tools.runner import get_results, get_runner
 
+from hw.primitives import FAMILIES
+
 from .coverage import ENV_COVERAGE, ENV_COVERAGE_DIR
 from .toolchain import require_verilator
 
@@ -29,7 +31,8 @@ __all__ = ["VERILATOR_WAIVERS", "PRIMITIVE_MODELS", "ENV_SIDECAR", "ENV_DATA", "
            "test_seed", "add_jobs_argument"]
 
 #: FPGA family -> Verilog simulation models of the primitives its designs instantiate.
-PRIMITIVE_MODELS = {"ecp5": [Path(__file__).parent / "models" / "ecp5_cells.v"]}
+PRIMITIVE_MODELS = {family: [Path(__file__).parent / "models" / f"{family}_cells.v"]
+                    for family in FAMILIES}
 
 #: Environment variables that carry the three paths to a testbench.
 ENV_SIDECAR = "ZEROSKIP_SIDECAR"

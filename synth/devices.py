@@ -14,8 +14,6 @@ no speed grade in nextpnr.
 
 from dataclasses import dataclass, field
 
-from hw.primitives import FAMILIES
-
 __all__ = ["Device", "DEVICES", "get_device", "BLOCK_RAM_CELLS", "LUT_RAM_CELLS"]
 
 #: Cell types (after ``synth_*``) that are dedicated block memories.
@@ -51,6 +49,10 @@ class Device:
         Frequency target in MHz when the user gives none.
     capacity : dict
         ``{nextpnr resource: count}`` for the resources the fit check knows.
+    primitives : str or None
+        The :mod:`hw.primitives` family a design for this part instantiates
+        (``None``: the generic version). The iCE40 HX parts have neither the
+        SPRAMs nor the DSPs of the UltraPlus parts, so they get the generic one.
     """
 
     name: str
@@ -61,6 +63,7 @@ class Device:
     synth_args: tuple
     default_freq: float
     capacity: dict = field(hash=False)
+    primitives: str | None = None
 
     def __post_init__(self):
         if self.family not in _SPEED_GRADES:
@@ -71,6 +74,9 @@ class Device:
                                                  repr(grades[-1])]))
             raise ValueError(f"speed of an {self.family} device must be {expected}, "
                              f"not {self.speed!r}")
+        if self.primitives not in (None, self.family):
+            raise ValueError(f"primitives of an {self.family} device must be None or "
+                             f"{self.family!r}, not {self.primitives!r}")
 
     @property
     def nextpnr_options(self):
@@ -91,7 +97,7 @@ class Device:
     @property
     def primitive_family(self):
         """The family of :mod:`hw.primitives` to build for this device (``None``: generic)."""
-        return self.family if self.family in FAMILIES else None
+        return self.primitives
 
     @property
     def synth_command(self):
@@ -104,10 +110,15 @@ DEVICES = {
         Device(
             name="ice40-up5k", family="ice40", part="iCE40UP5K-SG48", speed=None,
             nextpnr_args=("--up5k", "--package", "sg48", "--pcf-allow-unconstrained"),
-            # -spram lets yosys put large single-port memories in the 4 SPRAMs.
-            synth_args=("-dsp", "-spram"), default_freq=50.0,
+            # -device u: abc9 maps logic with the UltraPlus delays (default:
+            # HX; a two-PE trial reached 42.8 MHz with it, 35.1 without).
+            # -spram would let yosys put single-port memories in the SPRAMs;
+            # it never takes Amaranth's (docs/synth.md), so the designs
+            # instantiate them (hw.primitives).
+            synth_args=("-device", "u", "-dsp", "-spram"), default_freq=50.0,
             capacity={"ICESTORM_LC": 5280, "ICESTORM_RAM": 30, "ICESTORM_SPRAM": 4,
                       "ICESTORM_DSP": 8, "SB_IO": 39},
+            primitives="ice40",
         ),
         Device(
             name="ice40-hx8k", family="ice40", part="iCE40HX8K-CT256", speed=None,
@@ -123,7 +134,7 @@ DEVICES = {
         Device(
             name=f"ecp5-{size}f-{speed}", family="ecp5", part=f"LFE5U-{size}F-CABGA381",
             speed=speed, nextpnr_args=(f"--{size}k", "--package", "CABGA381"),
-            synth_args=(), default_freq=125.0, capacity=capacity,
+            synth_args=(), default_freq=125.0, capacity=capacity, primitives="ecp5",
         )
         for size, capacity in (
             ("25", {"TRELLIS_COMB": 24288, "TRELLIS_FF": 24288, "DP16KD": 56,

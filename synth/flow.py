@@ -225,8 +225,10 @@ _NO_MAPPING = re.compile(r"ERROR: no valid mapping found for memory \S+?\.(\S+)"
 #: yosys's declarations of the primitives a family's designs instantiate
 #: (:mod:`hw.primitives`), read as black boxes before the design: the ECP5
 #: ``MULT18X18D`` is in the black-box file, the ``DP16KD`` in the simulation
-#: models (``synth_ecp5`` reads both again itself).
-_PRIMITIVE_LIBRARIES = {"ecp5": ("+/lattice/cells_sim_ecp5.v", "+/lattice/cells_bb_ecp5.v")}
+#: models (``synth_ecp5`` reads both again itself); the iCE40
+#: ``SB_SPRAM256KA`` is in yosys's iCE40 simulation models.
+_PRIMITIVE_LIBRARIES = {"ecp5": ("+/lattice/cells_sim_ecp5.v", "+/lattice/cells_bb_ecp5.v"),
+                        "ice40": ("+/ice40/cells_sim.v",)}
 
 #: yosys commands for a design with registers marked ``keep``: such a register
 #: is one of several copies of a value, each near its loads (fan-out
@@ -512,9 +514,10 @@ def run_flow(design, *, device, out_dir, seeds=(1,), freq=None, pack=True,
     if isinstance(freq, bool) or not isinstance(freq, int | float) or not 0 < freq < math.inf:
         raise ValueError(f"freq must be a positive number of MHz, not {freq!r}")
     family = getattr(design, "family", None)
-    if family not in (None, device.family):
+    if family not in (None, device.primitive_family):
         raise ValueError(f"design {design.name!r} instantiates {family} primitives and cannot "
-                         f"be built for the {device.family} target {device.name!r}")
+                         f"be built for the target {device.name!r} (its primitives: "
+                         f"{device.primitive_family or 'generic only'})")
     label = f"Configuration {design.name!r}"
     work = Path(out_dir)
     work.mkdir(parents=True, exist_ok=True)

@@ -1,11 +1,14 @@
-"""hw.primitives.BlockRam: the ECP5 DP16KD version behaves as the generic one, cycle for cycle.
+"""hw.primitives.BlockRam: the family versions behave as the generic one, cycle for cycle.
 
 Both versions of the same memory (same init) get the same random writes and
-reads under Verilator, with ``sim/models/ecp5_cells.v`` standing in for the
-DP16KD; every cycle their ``r_data`` must agree, and agree with a reference
-memory kept by the SystemVerilog testbench itself. The shapes cover the 18-bit
-mode with blocks side by side, the 36-bit (pseudo dual-port) mode, and a deep
-memory of several banks (the multiplexer after the output registers).
+reads under Verilator, with ``sim/models/`` standing in for the primitives
+(DP16KD, SB_SPRAM256KA); every cycle their ``r_data`` must agree, and agree
+with a reference memory kept by the SystemVerilog testbench itself. The ECP5
+shapes cover the 18-bit mode with blocks side by side, the 36-bit (pseudo
+dual-port) mode, and a deep memory of several banks (the multiplexer after
+the output registers); the iCE40 single-port shapes one and several SPRAMs
+side by side, where a write cycle leaves the read register unspecified (the
+reference then compares nothing until the next read).
 """
 
 import subprocess
@@ -21,34 +24,37 @@ from sim.toolchain import require_verilator
 # (width, depth, DP16KD blocks): 18-bit mode x4; 36-bit mode; 36-bit mode,
 # shallow; 18-bit mode, 2 wide and 3 banks deep.
 SHAPES = [(64, 1024, 4), (28, 512, 1), (36, 64, 1), (20, 3000, 6)]
+# (width, depth, SB_SPRAM256KA blocks) of single-port memories on iCE40.
+SPRAM_SHAPES = [(16, 16384, 1), (36, 700, 3)]
 
 
 class _Pair(Elaboratable):
-    """The generic and the ECP5 version of one memory on the same inputs."""
+    """The generic and a family version of one memory on the same inputs."""
 
-    def __init__(self, width, depth, init):
-        self.generic = BlockRam(width=width, depth=depth, init=init)
-        self.ecp5 = BlockRam(width=width, depth=depth, init=init, family="ecp5")
+    def __init__(self, width, depth, init, family, *, single_port=False):
+        self.generic = BlockRam(width=width, depth=depth, init=init, single_port=single_port)
+        self.other = BlockRam(width=width, depth=depth, init=init, family=family,
+                              single_port=single_port)
         addr_bits = len(self.generic.r_addr)
         self.w_en, self.r_en = Signal(name="w_en"), Signal(name="r_en")
         self.w_addr = Signal(addr_bits, name="w_addr")
         self.r_addr = Signal(addr_bits, name="r_addr")
         self.w_data = Signal(width, name="w_data")
         self.q_generic = Signal(width, name="q_generic")
-        self.q_ecp5 = Signal(width, name="q_ecp5")
+        self.q_family = Signal(width, name="q_family")
 
     def ports(self):
         return [self.w_en, self.w_addr, self.w_data, self.r_en, self.r_addr,
-                self.q_generic, self.q_ecp5]
+                self.q_generic, self.q_family]
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.generic, m.submodules.ecp5 = self.generic, self.ecp5
-        for ram in (self.generic, self.ecp5):
+        m.submodules.generic, m.submodules.other = self.generic, self.other
+        for ram in (self.generic, self.other):
             m.d.comb += [ram.w_en.eq(self.w_en), ram.w_addr.eq(self.w_addr),
                          ram.w_data.eq(self.w_data), ram.r_en.eq(self.r_en),
                          ram.r_addr.eq(self.r_addr)]
-        m.d.comb += [self.q_generic.eq(self.generic.r_data), self.q_ecp5.eq(self.ecp5.r_data)]
+        m.d.comb += [self.q_generic.eq(self.generic.r_data), self.q_family.eq(self.other.r_data)]
         return m
 
 
@@ -63,12 +69,14 @@ module tb;
     reg w_en = 0, r_en = 0;
     reg [{ab}-1:0] w_addr = 0, r_addr = 0;
     reg [{w}-1:0] w_data = 0;
-    wire [{w}-1:0] q_generic, q_ecp5;
+    wire [{w}-1:0] q_generic, q_family;
     reg [{w}-1:0] ref_mem [0:{depth}-1];
     reg [{w}-1:0] ref_read = 0, ref_out = 0;
-    integer cycle, k;
+    // A single-port memory's write cycle leaves the read register unspecified.
+    reg read_known = 1, out_known = 1;
+    integer cycle, k, compared = 0;
     pair dut(.clk(clk), .rst(rst), .w_en(w_en), .w_addr(w_addr), .w_data(w_data), .r_en(r_en),
-             .r_addr(r_addr), .q_generic(q_generic), .q_ecp5(q_ecp5));
+             .r_addr(r_addr), .q_generic(q_generic), .q_family(q_family));
     initial begin
         $readmemh("init.hex", ref_mem);
         for (cycle = 0; cycle < 6000; cycle = cycle + 1) begin
@@ -81,33 +89,38 @@ module tb;
             if (w_en && r_addr == w_addr) r_addr = (r_addr + 1) % {depth};
             #1 clk = 1;
             ref_out = ref_read;
-            if (r_en) ref_read = ref_mem[r_addr];
+            out_known = read_known;
+            if (r_en) begin
+                ref_read = ref_mem[r_addr];
+                read_known = 1;
+            end
+            if (w_en && {single}) read_known = 0;
             if (w_en) ref_mem[w_addr] = w_data;
             #1 clk = 0;
-            if (q_generic !== ref_out || q_ecp5 !== ref_out) begin
-                $display("MISMATCH cycle %0d: reference %h generic %h ecp5 %h", cycle, ref_out,
-                         q_generic, q_ecp5);
-                $fatal(1);
+            if (out_known) begin
+                compared = compared + 1;
+                if (q_generic !== ref_out || q_family !== ref_out) begin
+                    $display("MISMATCH cycle %0d: reference %h generic %h family %h", cycle,
+                             ref_out, q_generic, q_family);
+                    $fatal(1);
+                end
             end
         end
-        $display("PASS");
+        $display("PASS %0d", compared);
         $finish;
     end
 endmodule
 """
 
 
-@pytest.mark.verilator
-@pytest.mark.parametrize("width,depth,blocks", SHAPES,
-                         ids=[f"{w}x{d}" for w, d, _ in SHAPES])
-def test_ecp5_block_ram_equals_generic(build_root, width, depth, blocks):
-    pair = _Pair(width, depth, _init(width, depth))
-    assert pair.ecp5.blocks == blocks
-    folder = build_root / "block_ram" / f"{width}x{depth}"
+def _run_pair(folder, pair, init, family):
+    """Build and run the testbench; the number of cycles whose outputs it compared."""
+    width, depth = len(pair.q_generic), len(init)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "pair.v").write_text(verilog.convert(pair, name="pair", ports=pair.ports()))
-    (folder / "init.hex").write_text("".join(f"{x:x}\n" for x in _init(width, depth)))
-    (folder / "tb.sv").write_text(TESTBENCH.format(w=width, depth=depth,
+    (folder / "init.hex").write_text("".join(f"{x:x}\n" for x in init))
+    single = int(pair.other._spram)
+    (folder / "tb.sv").write_text(TESTBENCH.format(w=width, depth=depth, single=single,
                                                    ab=len(pair.generic.r_addr)))
     verilator = require_verilator()
     build = subprocess.run(
@@ -115,11 +128,38 @@ def test_ecp5_block_ram_equals_generic(build_root, width, depth, blocks):
         [verilator, "--binary", "--timing", "-CFLAGS", "-std=gnu++20 -fcoroutines",
          "-j", "1", "--output-split", "0", *VERILATOR_WAIVERS, "-Wno-PINMISSING",
          "--top-module", "tb", "-Mdir", "obj", "tb.sv", "pair.v",
-         *map(str, PRIMITIVE_MODELS["ecp5"])],
+         *map(str, PRIMITIVE_MODELS[family])],
         cwd=folder, capture_output=True, text=True, check=False)
     assert build.returncode == 0, build.stderr[-3000:]
     run = subprocess.run(["obj/Vtb"], cwd=folder, capture_output=True, text=True, check=False)
     assert run.returncode == 0 and "PASS" in run.stdout, run.stdout[-2000:] + run.stderr[-2000:]
+    return int(run.stdout.split("PASS")[1].split()[0])
+
+
+@pytest.mark.verilator
+@pytest.mark.parametrize("width,depth,blocks", SHAPES,
+                         ids=[f"{w}x{d}" for w, d, _ in SHAPES])
+def test_ecp5_block_ram_equals_generic(build_root, width, depth, blocks):
+    init = _init(width, depth)
+    pair = _Pair(width, depth, init, "ecp5")
+    assert pair.other.blocks == blocks
+    compared = _run_pair(build_root / "block_ram" / f"{width}x{depth}", pair, init, "ecp5")
+    assert compared == 6000
+
+
+@pytest.mark.verilator
+@pytest.mark.parametrize("width,depth,blocks", SPRAM_SHAPES,
+                         ids=[f"{w}x{d}" for w, d, _ in SPRAM_SHAPES])
+def test_ice40_spram_equals_generic(build_root, width, depth, blocks):
+    # An SPRAM starts empty: the generic version's init is all zeros too.
+    init = [0] * depth
+    pair = _Pair(width, depth, init, "ice40", single_port=True)
+    assert pair.other.blocks == blocks
+    compared = _run_pair(build_root / "block_ram" / f"spram_{width}x{depth}", pair, init,
+                         "ice40")
+    # About a quarter of the cycles write; after one, nothing is compared until
+    # the next read, so most cycles still are.
+    assert 3000 < compared < 6000
 
 
 def test_block_ram_ecp5_instances():
@@ -128,6 +168,17 @@ def test_block_ram_ecp5_instances():
     assert text.count("cell \\DP16KD ") == 4
     assert text.count('parameter \\REGMODE_B "OUTREG"') == 4
     assert text.count("parameter \\DATA_WIDTH_B 18") == 4
+
+
+def test_block_ram_ice40_spram_instances():
+    """A single-port 36 x 1000 memory is three SPRAMs on one address, read in a register."""
+    text = rtlil.convert(BlockRam(width=36, depth=1000, family="ice40", single_port=True))
+    assert text.count("cell \\SB_SPRAM256KA ") == 3
+    assert text.count("connect \\POWEROFF 1'1") == 3
+    assert text.count("connect \\MASKWREN 4'1111") == 3
+    assert "out_reg" in text
+    assert "cell \\SB_SPRAM256KA" not in rtlil.convert(
+        BlockRam(width=36, depth=1000, family="ice40"))
 
 
 def test_block_ram_init_words_in_initval():
@@ -144,8 +195,17 @@ def test_block_ram_checks():
         BlockRam(width=0, depth=4)
     with pytest.raises(ValueError, match=r"^depth must be a positive integer, not True$"):
         BlockRam(width=8, depth=True)
-    with pytest.raises(ValueError, match=r"^family must be None or one of 'ecp5', not 'ice40'$"):
-        BlockRam(width=8, depth=4, family="ice40")
+    with pytest.raises(ValueError, match=r"^family must be None or one of 'ecp5', 'ice40', "
+                                         r"not 'gowin'$"):
+        BlockRam(width=8, depth=4, family="gowin")
+    with pytest.raises(ValueError, match=r"^depth must be at most 16384 for the iCE40 "
+                                         r"SB_SPRAM256KA, not 16385$"):
+        BlockRam(width=16, depth=16385, family="ice40", single_port=True)
+    # An SPRAM has no initial contents: with a nonzero init, and without
+    # single_port, an iCE40 memory is the generic one (yosys infers EBR).
+    assert BlockRam(width=16, depth=4, init=[0, 1], family="ice40", single_port=True).blocks == 0
+    assert BlockRam(width=16, depth=4, init=[0, 0], family="ice40", single_port=True).blocks == 1
+    assert BlockRam(width=16, depth=16385, init=[1], family="ice40").blocks == 0
     with pytest.raises(ValueError, match=r"^init has 5 words, more than the depth 4$"):
         BlockRam(width=8, depth=4, init=range(5))
     with pytest.raises(ValueError, match=r"^init word 1 is 256, not a 8-bit unsigned value$"):

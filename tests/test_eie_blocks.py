@@ -301,8 +301,8 @@ def test_named_configs_generate_deterministically(tmp_path):
     from hw.eie.configs import CONFIGS, config_for
     from hw.generate import generate, load_sidecar
 
-    assert sorted(CONFIGS) == ["eie-16pe", "eie-1pe", "eie-2pe", "eie-32pe", "eie-4pe",
-                               "eie-64pe", "eie-8pe"]
+    assert sorted(CONFIGS) == ["eie-16pe", "eie-1pe", "eie-2pe", "eie-2pe-up5k", "eie-32pe",
+                               "eie-4pe", "eie-64pe", "eie-8pe"]
     assert config_for("eie-64pe").n_pe == 64
     # Half-depth matrix memories from 32 PEs on (two DP16KD instead of four).
     assert [config_for(f"eie-{n}pe").matrix_depth for n in (16, 32)] == [1024, 512]

@@ -50,9 +50,10 @@ def run_point(build_root, name, config, stimulus, family=None):
 # (name, n_pe, queue_depth, entries_per_word, stimulus, family, acc_bits).
 # Together these cover 1, 2, 3, 4, 6, 8 and 16 PEs, queue depths (credits)
 # 1, 2, 8, the default 16 and 32, every stimulus set (chains with bias columns
-# included), the ECP5 build (MULT18X18D instances) as well as the generic one,
-# and the narrowest accumulator (32 bits), which the "special" set's extreme
-# layer makes wrap.
+# included), the ECP5 build (MULT18X18D and DP16KD instances) and the iCE40
+# build (the matrix in SB_SPRAM256KA, whose model returns a corrupted word for
+# a read made in a write cycle) as well as the generic one, and the narrowest
+# accumulator (32 bits), which the "special" set's extreme layer makes wrap.
 POINTS = [
     ("pe1_q1", 1, 1, 2, "full", None, 40),
     ("pe2_q2", 2, 2, 8, "full", None, 40),
@@ -62,6 +63,7 @@ POINTS = [
     ("pe16_q2", 16, 2, 8, "special", None, 32),
     ("pe2_q16_ecp5", 2, 16, 4, "densities", "ecp5", 40),
     ("pe6_q32", 6, 32, 2, "basic", None, 40),
+    ("pe2_q2_ice40", 2, 2, 2, "full", "ice40", 32),
 ]
 
 

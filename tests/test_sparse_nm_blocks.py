@@ -551,8 +551,10 @@ def test_multiplier_generic_latency_and_enable(a_shape, b_shape):
 
 @pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
 def test_multiplier_rejects_bad_parameters():
-    with pytest.raises(ValueError, match=r"^family must be None or one of 'ecp5', not 'ice40'$"):
-        Multiplier(signed(16), signed(16), family="ice40")
+    with pytest.raises(ValueError, match=r"^family must be None or one of 'ecp5', 'ice40', "
+                                         r"not 'gowin'$"):
+        Multiplier(signed(16), signed(16), family="gowin")
+
     with pytest.raises(ValueError, match=(r"^b_shape must be at most 17 bits wide for the ECP5 "
                                           r"MULT18X18D \(unsigned\), not unsigned\(18\)$")):
         Multiplier(signed(18), unsigned(18), family="ecp5")

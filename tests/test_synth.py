@@ -390,8 +390,15 @@ def test_run_flow_rejects_bad_arguments(tmp_path):
                                         r"name, a top and a sidecar\(\) method\), not 42$"):
         run_flow(42, device=device, out_dir=tmp_path)
     with pytest.raises(ValueError, match=r"^design 'x' instantiates ecp5 primitives and cannot "
-                                         r"be built for the ice40 target 'ice40-up5k'$"):
+                                         r"be built for the target 'ice40-up5k' \(its "
+                                         r"primitives: ice40\)$"):
         run_flow(ToyDesign("x", Accumulate(), family="ecp5"), device=get_device("ice40-up5k"),
+                 out_dir=tmp_path)
+    # The HX parts have no SPRAM: a design with iCE40 UltraPlus primitives does not build.
+    with pytest.raises(ValueError, match=r"^design 'x' instantiates ice40 primitives and cannot "
+                                         r"be built for the target 'ice40-hx8k' \(its "
+                                         r"primitives: generic only\)$"):
+        run_flow(ToyDesign("x", Accumulate(), family="ice40"), device=get_device("ice40-hx8k"),
                  out_dir=tmp_path)
 
 
@@ -401,6 +408,9 @@ def test_yosys_reads_the_declarations_of_the_primitives_first():
     assert script.splitlines()[1:3] == [
         "read_verilog -lib +/lattice/cells_sim_ecp5.v +/lattice/cells_bb_ecp5.v",
         "read_verilog top.v"]
+    ice40 = flow._yosys_script(get_device("ice40-up5k"), bram_min_bits=1024, steer=False,
+                               family="ice40")
+    assert ice40.splitlines()[1] == "read_verilog -lib +/ice40/cells_sim.v"
     generic = flow._yosys_script(device, bram_min_bits=1024, steer=False)
     assert generic.splitlines()[1] == "read_verilog top.v"
     assert "-lib" not in generic
@@ -424,9 +434,13 @@ def test_devices_name_their_speed_grade():
         Device(family="ice40", speed=6, **fields)
     with pytest.raises(ValueError, match=r"^family must be 'ice40' or 'ecp5', not 'gowin'$"):
         Device(family="gowin", speed=None, **fields)
-    # Designs for ECP5 instantiate its primitives; iCE40 designs are generic.
+    with pytest.raises(ValueError, match=r"^primitives of an ice40 device must be None or "
+                                         r"'ice40', not 'ecp5'$"):
+        Device(family="ice40", speed=None, primitives="ecp5", **fields)
+    # Designs for ECP5 and the iCE40 UltraPlus instantiate their primitives;
+    # the HX parts (no SPRAM, no DSP) get the generic version.
     assert {d.name: d.primitive_family for d in DEVICES.values()} == {
-        "ice40-up5k": None, "ice40-hx8k": None, "ecp5-25f-6": "ecp5", "ecp5-25f-8": "ecp5",
+        "ice40-up5k": "ice40", "ice40-hx8k": None, "ecp5-25f-6": "ecp5", "ecp5-25f-8": "ecp5",
         "ecp5-85f-6": "ecp5", "ecp5-85f-8": "ecp5"}
 
 

@@ -119,8 +119,12 @@ class ProcessingElement(wiring.Component):
                                       init=image.codebook if image is not None else None)
         self._mult = Multiplier(signed(cfg.w_bits), signed(cfg.act_bits), family=family)
         self._acc = Accumulators(config=cfg, family=family)
+        # Single port: the host writes the matrix only while the array is
+        # IDLE (docs/eie.md), when no PE issues, so no read the PE uses meets
+        # a write (on iCE40 the memory is an SPRAM).
         self._matrix = BlockRam(width=cfg.word_bits, depth=max(2, cfg.matrix_depth),
-                                init=image.matrix if image is not None else (), family=family)
+                                init=image.matrix if image is not None else (), family=family,
+                                single_port=True)
         slots = GROUP_SLOTS
         super().__init__({
             # Layer constants.

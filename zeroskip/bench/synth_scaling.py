@@ -62,7 +62,9 @@ def measure(args, progress):
     names = [f"eie-{n}pe" for n in sorted(set(args.pes))]
     unknown = [name for name in names if name not in known]
     if unknown:
-        eie = sorted((n for n, d in known.items() if d.engine == "eie"),
+        # The eie-<N>pe names only (not the ones sized for one part, eie-2pe-up5k).
+        eie = sorted((n for n, d in known.items()
+                      if d.engine == "eie" and n == f"eie-{d.config.n_pe}pe"),
                      key=lambda n: known[n].config.n_pe)
         raise UserError(f"--pes: no configuration {', '.join(unknown)}; known: {', '.join(eie)}")
     entries = run_pairs([(name, args.target, args.router) for name in names], known, args,
