@@ -202,8 +202,9 @@ class NMTile(wiring.Component):
         unit_word = weights_layout if shared else word_layout
         load_word = data.View(word_layout, self.wload.payload.word)
 
-        # No read ever meets a write to the same word in the same cycle (the
-        # halves of act_mem; wload only while no vector is in flight), so the
+        # No read whose data is used meets a write to the same word in the
+        # same cycle (the halves of act_mem, proved by the formal check
+        # nm_tile_act_mem; wload only while no vector is in flight), so the
         # memories tell yosys not to build logic for that case (`no_rw_check`):
         # without it yosys puts a multiplexer on every read-data bit of act_mem.
         no_rw_check = {"no_rw_check": 1}
