@@ -312,10 +312,14 @@ class BlockRam(wiring.Component):
             wp.en.eq(self.w_en), wp.addr.eq(self.w_addr), wp.data.eq(self.w_data),
             rp.en.eq(self.r_en), rp.addr.eq(self.r_addr),
         ]
-        out = Signal(self._width, name="out_reg")
-        m.d.sync += out.eq(rp.data)
-        m.d.comb += self.r_data.eq(out)
+        self._output_register(m, rp.data)
         return m
+
+    def _output_register(self, m, read_data):
+        # The register in logic cells after a read (where the block has none).
+        out = Signal(self._width, name="out_reg")
+        m.d.sync += out.eq(read_data)
+        m.d.comb += self.r_data.eq(out)
 
     def _elaborate_spram(self, m):
         # One address: the write's in a write cycle, else the read's. The
@@ -336,9 +340,7 @@ class BlockRam(wiring.Component):
                 i_CHIPSELECT=self.w_en | self.r_en, i_CLOCK=ClockSignal("sync"),
                 i_STANDBY=Const(0, 1), i_SLEEP=Const(0, 1), i_POWEROFF=Const(1, 1),
                 o_DATAOUT=r_data[lo:lo + _SPRAM_BITS])
-        out = Signal(self._width, name="out_reg")
-        m.d.sync += out.eq(r_data)
-        m.d.comb += self.r_data.eq(out)
+        self._output_register(m, r_data)
 
     def _elaborate_ecp5(self, m):
         bits, words, columns, banks = _dp16kd_mode(self._width, self._depth)

@@ -32,6 +32,7 @@ class _Pair(Elaboratable):
     """The generic and a family version of one memory on the same inputs."""
 
     def __init__(self, width, depth, init, family, *, single_port=False):
+        self.single_port = single_port
         self.generic = BlockRam(width=width, depth=depth, init=init, single_port=single_port)
         self.other = BlockRam(width=width, depth=depth, init=init, family=family,
                               single_port=single_port)
@@ -119,8 +120,8 @@ def _run_pair(folder, pair, init, family):
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "pair.v").write_text(verilog.convert(pair, name="pair", ports=pair.ports()))
     (folder / "init.hex").write_text("".join(f"{x:x}\n" for x in init))
-    single = int(pair.other._spram)
-    (folder / "tb.sv").write_text(TESTBENCH.format(w=width, depth=depth, single=single,
+    (folder / "tb.sv").write_text(TESTBENCH.format(w=width, depth=depth,
+                                                   single=int(pair.single_port),
                                                    ab=len(pair.generic.r_addr)))
     verilator = require_verilator()
     build = subprocess.run(

@@ -785,6 +785,14 @@ def test_bench_throughput_helpers_read_the_typed_configuration():
     assert 0 < e <= 1 and cycles > n // config.n_pe
 
 
+def test_bench_pe_series_leaves_out_part_sized_configurations():
+    """The skip-larger-arrays rule and synth-scaling use the eie-<N>pe series only."""
+    series = bench.pe_series(bench.configurations())
+    assert series["eie-1pe"] == 1 and series["eie-64pe"] == 64
+    assert "eie-2pe-up5k" not in series
+    assert not any(name.startswith("nm-") or name.startswith("dense-") for name in series)
+
+
 def test_bench_default_matrix_orders_eie_arrays_by_pe_count():
     designs = {
         "big": SimpleNamespace(engine="eie", config=EieConfig(n_pe=32)),

@@ -42,7 +42,7 @@ from .nm_tile import SYNTH_TILES
 
 __all__ = ["TITLE", "HELP", "BENCH_DENSITY", "ROUTERS", "add_arguments", "add_run_arguments",
            "measure", "run_pairs", "describe_method", "eie_efficiency",
-           "nm_dense_macs_per_cycle", "configurations", "default_matrix", "tables"]
+           "nm_dense_macs_per_cycle", "configurations", "pe_series", "default_matrix", "tables"]
 
 TITLE = "Synthesis results (yosys + nextpnr, open toolchain)"
 
@@ -118,6 +118,17 @@ def configurations():
             del design
         gc.collect()
     return found
+
+
+def pe_series(designs):
+    """``{name: n_pe}`` of the ``eie-<N>pe`` configurations, the arrays that differ in PE count.
+
+    ``designs`` as from :func:`configurations`. Configurations sized for one
+    part (``eie-2pe-up5k``) are not in the series: fewer PEs there need not
+    mean a smaller design.
+    """
+    return {name: design.config.n_pe for name, design in designs.items()
+            if design.engine == "eie" and name == f"eie-{design.config.n_pe}pe"}
 
 
 def default_matrix(designs, *, max_pe=16):
@@ -364,14 +375,16 @@ def run_pairs(pairs, known, args, progress):
     """Run ``(configuration, target, router)`` triples; return their ``bench.json`` entries.
 
     ``known`` as from :func:`configurations`; ``args`` has ``out``, ``seeds``
-    and ``cache`` (:func:`add_run_arguments`). Once an EIE array does not
-    fit a target, larger ones are skipped there.
+    and ``cache`` (:func:`add_run_arguments`). Once an array of the
+    ``eie-<N>pe`` series (:func:`pe_series`) does not fit a target, larger
+    ones of the series are skipped there.
     """
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    series = pe_series(known)
     entries, too_big = [], {}
     for i, (name, target, router) in enumerate(pairs, 1):
-        pes = known[name].config.n_pe if known[name].engine == "eie" else None
+        pes = series.get(name)
         if pes is not None and pes > too_big.get(target, pes):
             progress.note(f"{i}/{len(pairs)} {name} on {target}: skipped, an EIE array of "
                           f"{too_big[target]} PEs already does not fit")

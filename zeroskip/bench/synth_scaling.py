@@ -12,7 +12,8 @@ PEs': how much clock a larger array loses.
 from synth.devices import get_device
 from zeroskip.errors import UserError
 
-from .synth import ROUTERS, add_run_arguments, configurations, describe_method, run_pairs, tables
+from .synth import (ROUTERS, add_run_arguments, configurations, describe_method, pe_series,
+                    run_pairs, tables)
 
 __all__ = ["TITLE", "HELP", "add_arguments", "measure", "scaling_table"]
 
@@ -62,10 +63,8 @@ def measure(args, progress):
     names = [f"eie-{n}pe" for n in sorted(set(args.pes))]
     unknown = [name for name in names if name not in known]
     if unknown:
-        # The eie-<N>pe names only (not the ones sized for one part, eie-2pe-up5k).
-        eie = sorted((n for n, d in known.items()
-                      if d.engine == "eie" and n == f"eie-{d.config.n_pe}pe"),
-                     key=lambda n: known[n].config.n_pe)
+        series = pe_series(known)
+        eie = sorted(series, key=series.get)
         raise UserError(f"--pes: no configuration {', '.join(unknown)}; known: {', '.join(eie)}")
     entries = run_pairs([(name, args.target, args.router) for name in names], known, args,
                         progress)
