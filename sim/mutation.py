@@ -316,14 +316,8 @@ _ROUNDING = ("the rounding add `acc + half` (half = 1 << (w_frac_bits - 1)): the
              "takes the sum's bits from w_frac_bits up, and a change to a bit of the "
              "addend below bit w_frac_bits - 1 moves none of them (the carry into bit "
              "w_frac_bits is bit w_frac_bits - 1 of the addend)")
-_COUNTER = ("the cycle, busy and stall counters restart at every RUN (array.py:751-753, "
-            "pe.py:382) and count only during it; a run here walks at most max_layers x "
-            "(max_dim + 1) columns of at most matrix_depth x entries_per_word = 4096 "
-            "entries each per PE (a pointer pair is checked against the matrix memory, "
-            "not against the other pairs), under 2**21 entries, plus a few cycles per "
-            "column and group, so no counter bit from 22 up is ever 1")
-_RUN_CYCLES = ("the busy, stall and cycle counters restart at every RUN (array.py:751-753, "
-               "pe.py:382) and count at most once per cycle of the run; a run here lasts "
+_RUN_CYCLES = ("the busy, stall and cycle counters restart at every RUN (array.py:753-759, "
+               "pe.py:386) and count at most once per cycle of the run; a run here lasts "
                "under 2**15 cycles: sw_model.eie_cycles gives 18712 cycles for the densest "
                "run there is, four 96 x 97 layers (act_depth 48, 2 PEs) with every weight "
                "and activation nonzero, more entries than the matrix memory even holds. "
@@ -338,6 +332,7 @@ _HALF = ("With `half` constant (tile.py:257, 307) vector v + 1 is written to the
          "Equivalent in simulation, not in the hardware: the halves keep `no_rw_check` "
          "true, which lets yosys map act_mem to block RAM that leaves such a collision "
          "undefined")
+_NO_OP = "the fault forces the input bit to the constant it already is"
 EQUIVALENT = {
     # N:M MAC (mac.py:189, the requantization's rounding add).
     ("nm-mac-2of4-g1-16b", "inv $30 Y[3]"): _ROUNDING + "; bit 3 of the sum is not read",
@@ -372,60 +367,69 @@ EQUIVALENT = {
         "pipeline state all units hold alike (they differ only in weight data), so the "
         "other units' `ready` equals unit 0's",
     # EIE array.
-    ("eie-pe2_q2", "cnot1 $1175 Y[61] by [37] (resp__payload)"):
-        _COUNTER + "; response data bit 37 comes only from a counter (READ_STATUS has 24 "
-        "bits, READ_ACT 16), so the fault never acts",
-    ("eie-pe2_q2", "const0 $flatten\\pe_1.$276 Q[19] (stall_count$151)"): _RUN_CYCLES,
-    ("eie-pe2_q2", "const0 $flatten\\pe_0.$142 Y[17]"):
-        "bit 17 of the busy counter's increment (pe.py:386). " + _RUN_CYCLES,
-    ("eie-pe2_q2", "const0 $1499 Q[16] (cycles)"): _RUN_CYCLES,
-    ("eie-pe2_q2", "cnot1 $procmux$7126 B[17] by [22] (cmd_q_counter)"):
-        _COUNTER + "; the fault acts only when bit 22 of the selected counter is 1",
-    ("eie-pe2_q2", "cnot0 $flatten\\pe_0.$218 Q[3] by [0] (pe_0.rounded)"):
-        _ROUNDING + " (pe.py:251; requantize_hw reads `rounded >> w_frac_bits` only, "
-        "w_frac_bits = 12)",
-    ("eie-pe2_q2", "const1 $1245 Q[4] (taken)"):
-        "`taken` bit 4: only `taken[:3]` is read (the mask queue's read address and "
-        "`cur_slot`, array.py:431, 461); whether a group is queued is the register "
-        "`head_valid`, so the higher bits feed nothing",
-    ("eie-pe2_q2", "inv $procmux$7619 B[4]"):
-        "the reset value of `taken` with bit 4 set: only `taken[:3]` is read (array.py:431, "
-        "461), and START zeroes `taken` before any group is taken",
-    ("eie-pe2_q2", "cnot1 $1243 Q[9] by [8] (cur_ptr)"):
-        "`cur_ptr` bit 9: the broadcast address `bc_addr = cur_ptr + index` keeps "
-        "_bits(ptr_depth) = 9 bits (array.py:486, 497), so bit 9 of `cur_ptr` never "
-        "reaches it",
-    ("eie-pe2_q2", "inv $1001 A[1]"):
-        "the READ state's `wait + 1` (array.py:775) with bit 1 inverted: `wait` runs 0, 3, "
-        "2, 1, 4, 7, 6, 5 instead of 0 .. 5, so the READ_ACT's response comes 2 cycles "
-        "later with the same data (the group read request goes out at `wait == 0` either "
-        "way, and while no other read comes the group pipeline's registers keep that "
-        "read's value: the memory's read register holds, `rq_addr`, `rd_bank` and the "
-        "layer constants hold). The host protocol fixes no response latency",
-    ("eie-pe2_q2", "cnot1 $1094 A[16] by [42]"):
-        "WRITE_CODEBOOK's `value == 0` (array.py:231): the fault changes bit 16 only when "
-        "bit 42 of the same value is 1, and then the value is nonzero with or without it",
-    ("eie-pe2_q2", "const0 pe_0.group_buffer RD_CLK[0]"):
-        "the group buffer's read port is asynchronous (pe.py:270): its clock input is "
-        "not used",
-    ("eie-pe2_q2", "cnot0 $974 A[9] by [2]"):
-        "the status count's saturation test `status_count.all()` (array.py:716): the fault "
-        "changes bit 9 only when bit 2 is 0, and then not all bits are 1 either way",
-    ("eie-pe2_q2", "cnot1 $1229 D[2] by [3]"):
-        "`queued`'s next value (array.py:378) with bit 2 flipped when bit 3 is set: at "
-        "most GROUP_SLOTS - 1 = 7 groups are read ahead of the LNZD (the reader stops at "
-        "`ahead == 7`), so `queued` never reaches 8 and bit 3 is never set",
-    ("eie-pe2_q2", "const0 $717 A[29]"):
-        "`data_one` (a_cmd.data == 1, array.py:627) ignoring data bit 29: the flag is "
-        "read only by an accepted WRITE_LAYER of a group count (array.py:694), whose "
-        "value passed the check `value <= act_depth`, so bit 29 is 0 there",
-    ("eie-pe2_q2", "const1 $flatten\\pe_1.\\acc.$224 D[1]"):
-        "`rd_addr_q` bit 1: the flag lookup's second stage reads only its bits from "
-        "_LOOKUP_BITS = 3 up (blocks.py:340, 502-505); bits 0 .. 2 feed nothing",
-    ("eie-pe2_q2", "cnot0 $flatten\\pe_0.$151 A[1] by [6]"):
-        "requantization's `top.all()` (blocks.py:75) over `rounded` bits 27 .. 40: the "
-        "fault changes bit 28 only when bit 33 (A[6]) is 0, and then not all bits are 1 "
-        "either way",
+    ("eie-pe2_q2", "cnot1 $1130 A[47] by [2]"):
+        "the zero test of the command's data bits 6 .. 63 in `_below` (array.py:64): the "
+        "fault flips bit 53 only when bit 8 of the same vector is 1, and then the vector "
+        "is nonzero either way",
+    ("eie-pe2_q2", "cnot0 $1017 A[9] by [11]"):
+        "the status count's saturation test `status_count.all()` (array.py:722): the fault "
+        "flips bit 9 only when bit 11 is 0, and then not all bits are 1 either way",
+    ("eie-pe2_q2", "cnot1 $1119 A[0] by [1]"):
+        "`count >= 2` of PE 1's 2-bit credit counter (array.py:517): the fault flips bit 0 "
+        "only when bit 1 is 1, and a 2-bit count is >= 2 exactly when bit 1 is 1",
+    ("eie-pe2_q2", "const1 $688 B[1]"): "`queued >= 2` (array.py:432): " + _NO_OP,
+    ("eie-pe2_q2", "const1 $flatten\\pe_1.\\act_queue.$29 B[0]"):
+        "the read pointer's `+ 1` (blocks.py:189): " + _NO_OP,
+    ("eie-pe2_q2", "const0 $flatten\\pe_1.\\acc.$procmux$2076 B[0]"):
+        "the reset value 0 of an accumulator valid flag: " + _NO_OP,
+    ("eie-pe2_q2", "const1 $flatten\\pe_0.\\acc.$procmux$6158 B[0]"):
+        "the 1 an update's valid flag is set to: " + _NO_OP,
+    ("eie-pe2_q2", "const1 $flatten\\pe_1.\\acc.$procmux$1879 B[0]"):
+        "the 1 a host input's valid flag is set to: " + _NO_OP,
+    ("eie-pe2_q2", "const1 $1063 A[0]"):
+        "`computing & layer_done` (array.py:793) with `computing` stuck at 1: `layer_done` "
+        "(array.py:525) already has `computing` as a factor",
+    ("eie-pe2_q2", "const0 $procmux$6984 S[0]"):
+        "READ's goto(RESP) (array.py:781-783) no longer clears `in_start`: in READ "
+        "`in_start` is 0 (the state flags are one-hot) and only IDLE's and COMPUTE's "
+        "transitions set it, so it stays 0 anyway",
+    ("eie-pe2_q2", "const0 $procmux$7030 S[0]"):
+        "READ's goto(RESP) (array.py:781-783) no longer clears `in_read`: the array is in "
+        "READ and RESP at once until the response is taken, when goto(IDLE) (array.py:785, "
+        "after it) clears both. Meanwhile `wait` keeps counting; if the response waits 8 "
+        "cycles, `host_read` (array.py:382) repeats the same group read (`out_bank` and "
+        "`host_addr` hold, and no command runs, so no accumulator or flag changes) and "
+        "`read_done` reloads `resp_data` with the same value. The group-buffer write such "
+        "a read makes goes to slot `g_read[:3]`, as the first one's does, and every RUN "
+        "writes a slot before it reads it. Nothing else reads `in_read`; `state` is for "
+        "the formal harnesses and the waves",
+    ("eie-pe2_q2", "const1 $flatten\\pe_0.\\acc.$procmux$3958 B[0]"):
+        "the reset value of PE 0's bank-1 valid flag of row 25 set to 1 (blocks.py:469): "
+        "bank 1 is read only by the updates and group reads of a run (layer 0 "
+        "accumulates into it) and by READ_ACT after a run of an odd number of layers "
+        "(`out_bank`, reset to 0); each follows the START of such a run's layer 0, whose "
+        "`acc.clear` (pe.py:237, dst = 1) clears bank 1's flags, and a reset in between "
+        "resets `out_bank` too",
+    ("eie-pe2_q2", "inv $flatten\\pe_0.$262 Q[6] (pe_0.row_reg)"):
+        "`row_reg` bit 6: the row is _bits(act_depth) + 1 = 7 bits wide (pe.py:355-358) "
+        "but the accumulators take its low 6 bits (`acc.row`, pe.py:376), and the low "
+        "bits of `row_reg + z + 1` do not depend on a higher bit of an addend",
+    ("eie-pe2_q2", "const0 pe_0.ptr_read.mem.storage RD_DATA[20] "
+                   "(pe_0.ptr_read.mem.rp__data)"):
+        "pointer-word bit 20 is bit 7 of `tail` = column length - 2 (`ptr_word`, "
+        "blocks.py:102; ptr_bits 13). The issue stage reads `tail` only when the column "
+        "has 2 or more entries (`more`, pe.py:314), and a column of a well-formed layer "
+        "has at most act_depth = 48 entries in a PE (each entry moves the row on by at "
+        "least 1 and every row is below act_depth), so the bit is 0 whenever it is read. "
+        "A host-written pointer pair may span more, which no model defines",
+    ("eie-pe2_q2", "inv $flatten\\pe_0.$110 A[10] (pe_0.rd_data)"):
+        _ROUNDING + " (pe.py:256, w_frac_bits = 12)",
+    ("eie-pe2_q2", "cnot1 $flatten\\pe_1.$110 A[7] by [2] (pe_1.rd_data)"):
+        _ROUNDING + " (pe.py:256, w_frac_bits = 12)",
+    ("eie-pe2_q2", "cnot1 $flatten\\pe_0.$274 Q[2] by [27] (pe_0.busy_count)"):
+        _RUN_CYCLES + "; the fault acts only when bit 27 is 1",
+    ("eie-pe2_q2", "const0 $flatten\\pe_0.$142 Y[31]"):
+        "bit 31 of the busy counter's increment (pe.py:390). " + _RUN_CYCLES,
 }
 
 

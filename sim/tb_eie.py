@@ -23,7 +23,7 @@ from amaranth.hdl import Shape
 from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge
 
 from hw.eie.array import _State, cmd_layout
-from hw.eie.program import LAYER_STRIDE, EieProgram, Error, Op
+from hw.eie.program import LAYER_STRIDE, EieProgram, Error, LayerField, Op
 from sim.coverage import EieMonitor, coverage, covered_test, eie_state
 from sim.eie_host import EieHost
 from sim.eie_stimuli import Job, load_jobs
@@ -49,6 +49,19 @@ async def _setup(dut, *, stalls=0.3):
     await tb.start()
     jobs, _ = load_jobs(load_data())
     return tb, host, jobs, rng
+
+
+def deepest_chain(jobs, config):
+    """The job with the most layers, and of those the busiest in every layer.
+
+    Busiest: the most nonzero inputs, on its first vector, in its layer with
+    the fewest, so a run of it reads every layer's pointers and weights.
+    """
+    def depth_and_work(job):
+        x = job.acts[0]
+        inputs = [x] + eie_chain(job.layers, x, config=config)[:-1]
+        return len(job.layers), min(np.count_nonzero(v) for v in inputs)
+    return max(jobs, key=depth_and_work)
 
 
 async def check_job(tb, host, job):
@@ -213,16 +226,6 @@ def bad_commands(cfg):
         ("pointer past the matrix memory",
          (Op.WRITE_PTR, 0, 0, (cfg.max_entries + 1) << pb), Error.DATA),
         ("pointer word wider than two pointers", (Op.WRITE_PTR, 0, 0, 1 << 2 * pb), Error.DATA),
-        ("layer field 6", (Op.WRITE_LAYER, 0, 6, 1), Error.ADDRESS),
-        ("layer field 7", (Op.WRITE_LAYER, 0, 7, 1), Error.ADDRESS),
-        ("groups past act_depth", (Op.WRITE_LAYER, 0, 0, cfg.act_depth + 1), Error.DATA),
-        ("last-group lanes 0", (Op.WRITE_LAYER, 0, 1, 0), Error.DATA),
-        ("last-group lanes past n_pe", (Op.WRITE_LAYER, 0, 1, cfg.n_pe + 1), Error.DATA),
-        ("pointer base past ptr_depth", (Op.WRITE_LAYER, 0, 2, cfg.ptr_depth + 1), Error.DATA),
-        ("codebook slot field past max_layers", (Op.WRITE_LAYER, 0, 3, cfg.max_layers),
-         Error.DATA),
-        ("ReLU flag 2", (Op.WRITE_LAYER, 0, 4, 2), Error.DATA),
-        ("bias flag 2", (Op.WRITE_LAYER, 0, 5, 3), Error.DATA),
         ("input of 17 bits", (Op.WRITE_ACT, 0, 0, 1 << 16), Error.DATA),
         ("RUN of 0 layers", (Op.RUN, 0, 0, 0), Error.RUN_COUNT),
         ("RUN of more layers than the table", (Op.RUN, 0, 0, cfg.max_layers + 1),
@@ -246,6 +249,21 @@ def bad_commands(cfg):
             ("output address past act_depth", (Op.READ_ACT, 0, cfg.act_depth, 0),
              Error.ADDRESS),
         ]
+    # Every table entry's field checks (a rejected value must land in no entry).
+    layer_cases = [("field 6", 6, 1, Error.ADDRESS), ("field 7", 7, 1, Error.ADDRESS),
+                   ("groups past act_depth", LayerField.N_GROUPS, cfg.act_depth + 1,
+                    Error.DATA),
+                   ("last-group lanes 0", LayerField.LAST_LANES, 0, Error.DATA),
+                   ("last-group lanes past n_pe", LayerField.LAST_LANES, cfg.n_pe + 1,
+                    Error.DATA),
+                   ("pointer base past ptr_depth", LayerField.PTR_BASE, cfg.ptr_depth + 1,
+                    Error.DATA),
+                   ("codebook slot past max_layers", LayerField.CB_SLOT, cfg.max_layers,
+                    Error.DATA),
+                   ("ReLU flag 2", LayerField.RELU, 2, Error.DATA),
+                   ("bias flag 3", LayerField.BIAS, 3, Error.DATA)]
+    cases += [(f"layer {i} {what}", (Op.WRITE_LAYER, 0, i * LAYER_STRIDE + field, value), error)
+              for i in range(cfg.max_layers) for what, field, value, error in layer_cases]
     if cfg.max_layers * LAYER_STRIDE < addr_limit:
         cases.append(("layer entry past max_layers",
                       (Op.WRITE_LAYER, 0, cfg.max_layers * LAYER_STRIDE, 1), Error.LAYER))
@@ -302,17 +320,22 @@ async def test_rejected_commands(dut):
     """Every kind of bad command is rejected with its error code and changes nothing."""
     tb, host, jobs, _ = await _setup(dut)
     assert await host.status() == (Error.NONE, 0, 0)
-    job = max(jobs, key=lambda j: len(j.layers))
+    job = deepest_chain(jobs, tb.config)
     prog = EieProgram(job.layers, config=tb.config)
     host.load(prog)
     cases = bad_commands(tb.config)
     for what, command, error in cases:
         cocotb.log.info("bad command: %s %s -> %s", what, command, error.name)
         await expect_rejected(host, command, error)
-    # The status keeps the first error and counts the rest.
+    # The status keeps the first error and counts the rest, also to 1023
+    # (count bits 0 .. 9 set; the saturation at 65535 is proved by the
+    # formal check eie_host).
     host.send([(13, 0, 0, 0), (Op.WRITE_CODEBOOK, 0, 0, 1)])
     assert await host.status() == (Error.OPCODE, 13, 2)
     assert await host.status() == (Error.NONE, 0, 0)
+    many = (1 << 10) - 1
+    host.send([(14, 0, 0, 0)] + [(Op.WRITE_CODEBOOK, 0, 0, k + 1) for k in range(many - 1)])
+    assert await host.status() == (Error.OPCODE, 14, many)
     # Nothing the rejected commands carried reached the program or the table.
     await check_run(tb, host, job, prog, job.acts[0])
 
@@ -321,7 +344,7 @@ async def test_rejected_commands(dut):
 async def test_run_needs_a_table_and_inputs(dut):
     """RUN refuses empty table entries and consumed inputs; a reset forgets a loaded table."""
     tb, host, jobs, _ = await _setup(dut)
-    chain = max(jobs, key=lambda j: len(j.layers))
+    chain = deepest_chain(jobs, tb.config)
     single = min(jobs, key=lambda j: len(j.layers))
     n = len(chain.layers)
     await run_refused(host, 1, Error.EMPTY_LAYER)
@@ -354,6 +377,27 @@ async def test_run_needs_a_table_and_inputs(dut):
 
 
 @covered_test
+async def test_stored_layers_run_alone(dut):
+    """Each layer of a loaded chain runs alone from table entry 0.
+
+    Entry 0 is rewritten with layer k's fields (its pointer base, codebook
+    slot and flags; the pointers and matrix words stay where the chain put
+    them) and RUN 1 computes layer k on the output the chain's layer k - 1
+    gives: entry 0's pointer base is not always 0.
+    """
+    tb, host, jobs, _ = await _setup(dut)
+    chain = deepest_chain(jobs, tb.config)
+    prog = EieProgram(chain.layers, config=tb.config)
+    host.load(prog)
+    outputs = eie_chain(chain.layers, chain.acts[0], config=tb.config)
+    for k in range(1, prog.n_layers):
+        job = Job(f"{chain.name}, layer {k + 1} alone", chain.layers[k:k + 1], outputs[k - 1])
+        host.send([(Op.WRITE_LAYER, 0, field, int(value))
+                   for field, value in prog.table[k].items()])
+        await check_run(tb, host, job, EieProgram(job.layers, config=tb.config), job.acts[0])
+
+
+@covered_test
 async def test_run_checks_exactly_its_entries(dut):
     """A RUN of n layers runs when table entries 0 .. n-1 are written, for every n.
 
@@ -362,7 +406,7 @@ async def test_run_checks_exactly_its_entries(dut):
     (EMPTY_LAYER), RUN n runs exactly.
     """
     tb, host, jobs, _ = await _setup(dut)
-    chain = max(jobs, key=lambda j: len(j.layers))
+    chain = deepest_chain(jobs, tb.config)
     for n in range(1, len(chain.layers) + 1):
         await tb.reset(2)
         host.clear()
@@ -396,7 +440,7 @@ async def test_reset_drops_a_pending_response(dut):
 async def test_reset_in_every_state(dut):
     """A reset in each state of the central unit leaves no response and a clean status."""
     tb, host, jobs, _ = await _setup(dut, stalls=0.0)
-    job = max(jobs, key=lambda j: len(j.layers))
+    job = deepest_chain(jobs, tb.config)
     prog = EieProgram(job.layers, config=tb.config)
     free = host.resp.backpressure
     run = prog.input_commands(job.acts[0]) + [(Op.RUN, 0, 0, prog.n_layers)]

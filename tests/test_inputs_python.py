@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 import pytest
 
-from hw.eie.program import EieProgram
+from hw.eie.program import EieProgram, Error, Op, decode_status
 from sw_model.codebook import kmeans_1d, share_weights
 from sw_model.config import EieConfig, EieTiming
 from sw_model.eie_cycles import chain_cycles, column_acts, layer_cycles
@@ -332,6 +332,14 @@ def test_input_commands_of_valid_activations(program):
     cmds = program.input_commands(np.array([-1, 32767, -32768], dtype=np.int16))
     assert [(int(op), pe, addr, data) for op, pe, addr, data in cmds] == [
         (6, 0, 0, 0xFFFF), (6, 1, 0, 0x7FFF), (6, 0, 1, 0x8000)]
+
+
+def test_decode_status_refuses_bits_above_the_count():
+    assert decode_status(0x3000 << 8 | 0x25) == (Error.DATA, Op.WRITE_PTR, 0x3000)
+    assert decode_status((0xFFFF << 8) | 0xD1) == (Error.OPCODE, 13, 0xFFFF)
+    with pytest.raises(ValueError, match=r"READ_STATUS data 0x80000000000015 has bits "
+                                         r"above bit 23 set"):
+        decode_status(1 << 55 | 0x15)
 
 
 # --- sw_model.train ---------------------------------------------------------------------

@@ -197,29 +197,27 @@ class EieArray(wiring.Component):
             idle_latency=1,
         )
 
-    def _op_errors(self, m, cmd):
-        """Each opcode's :class:`Error` for the fields of ``cmd`` (``NONE`` if none).
+    def _op_rules(self, m, cmd):
+        """Each opcode's field rules for the fields of ``cmd``.
 
-        A dictionary from :class:`Op` to a signal: the error the command would
-        have if its opcode were that one, its rules checked in priority order.
-        The opcodes absent from it have no field rules (NOP, READ_STATUS,
-        CLEAR_STATUS) or are unknown (``OPCODE``); :meth:`elaborate` picks
-        the command's own error from it a stage later, so the field checks
-        and the opcode's selection are apart. The checks that depend on the
+        A dictionary from :class:`Op` to a list of ``(ok, error)`` pairs in
+        priority order: ``ok`` holds when the rule is met, ``error`` is the
+        :class:`Error` of the first rule that is not. The opcodes absent
+        from it have no field rules (NOP, READ_STATUS, CLEAR_STATUS) or are
+        unknown (``OPCODE``). :meth:`elaborate` registers every rule's flag
+        and makes the priority encoding and the opcode's selection a stage
+        later, so no path runs from the port through both. The checks that depend on the
         array's state (a RUN's layer-table entries and inputs) are made when
         the command executes.
         """
         cfg = self._config
         addr, value = cmd.addr, cmd.data
         pe_ok = _below(cmd.pe, cfg.n_pe)
-        errors = {}
+        rules = {}
 
-        def check(op, *rules):
+        def check(op, *op_rules):
             # (condition that must hold, error otherwise), in priority order.
-            err = errors[op] = Signal(Error, name=f"field_error_{op.name.lower()}")
-            for k, (ok, error) in enumerate(rules):
-                with (m.If if k == 0 else m.Elif)(~ok):
-                    m.d.comb += err.eq(error)
+            rules[op] = list(op_rules)
 
         stride_bits = _bits(LAYER_STRIDE)
         entry, field = addr[stride_bits:], addr[:stride_bits]
@@ -271,7 +269,7 @@ class EieArray(wiring.Component):
         check(Op.READ_COUNTER,
               (addr < len(Counter), Error.ADDRESS),
               (pe_ok | (addr == Counter.CYCLES), Error.PE))
-        return errors
+        return rules
 
     def elaborate(self, platform):
         """Central control unit: host I/O, layer sequencing, group reads, LNZD, credits.
@@ -539,8 +537,9 @@ class EieArray(wiring.Component):
         # --- Host commands: two stages before the command executes, so the
         # execution reads single flags from registers.
         #
-        # Stage A registers the port's command with the error of each opcode
-        # (:meth:`_op_errors`, from the port's fields). Stage B (`cmd_q`)
+        # Stage A registers the port's command with the pass flag of every
+        # field rule of every opcode (:meth:`_op_rules`, from the port's
+        # fields); each opcode's error is the first of its flags that is low. Stage B (`cmd_q`)
         # registers it with its own field error (`cmd_q_error`, `cmd_q_ok`)
         # and its decoded fields: the opcode one-hot, the PE's lane, the
         # layer-table entry and field, the counter. A write leaves the array
@@ -558,9 +557,15 @@ class EieArray(wiring.Component):
         idle = in_state[_State.IDLE]
         a_cmd = Signal.like(self.cmd.payload, name="cmd_a")
         a_valid = Signal(name="cmd_a_valid")
-        port_errors = self._op_errors(m, self.cmd.payload)
+        port_rules = self._op_rules(m, self.cmd.payload)
+        a_flags = {op: [Signal(name=f"cmd_a_ok_{op.name.lower()}_{k}", init=1)
+                        for k in range(len(rules))] for op, rules in port_rules.items()}
         a_errors = {op: Signal(Error, name=f"cmd_a_error_{op.name.lower()}")
-                    for op in port_errors}
+                    for op in port_rules}
+        for op, rules in port_rules.items():
+            for k, ((_, error), flag) in enumerate(zip(rules, a_flags[op])):
+                with (m.If if k == 0 else m.Elif)(~flag):
+                    m.d.comb += a_errors[op].eq(error)
         cmd = Signal.like(self.cmd.payload, name="cmd_q")
         cmd_valid = Signal(name="cmd_q_valid")
         cmd_error = Signal(Error, name="cmd_q_error")
@@ -604,7 +609,8 @@ class EieArray(wiring.Component):
         ]
         with m.If(b_load):
             m.d.sync += [a_cmd.eq(self.cmd.payload), a_valid.eq(self.cmd.valid)]
-            m.d.sync += [a_errors[op].eq(err) for op, err in port_errors.items()]
+            m.d.sync += [flag.eq(ok) for op, rules in port_rules.items()
+                         for (ok, _), flag in zip(rules, a_flags[op])]
         a_error = Signal(Error, name="cmd_a_error")
         with m.Switch(a_cmd.op):
             for op, err in a_errors.items():

@@ -92,8 +92,12 @@ def decode_status(data):
 
     Bits 3:0: the first rejected command's :class:`Error` since the status was
     last cleared; bits 7:4: its opcode; bits 23:8: how many commands were
-    rejected since then (saturating at ``2**16 - 1``).
+    rejected since then (saturating at ``2**16 - 1``). The bits above are 0;
+    a word with one of them set is a :class:`ValueError`.
     """
+    if data >> (8 + STATUS_COUNT_BITS):
+        raise ValueError(f"READ_STATUS data {data:#x} has bits above bit "
+                         f"{7 + STATUS_COUNT_BITS} set")
     op = (data >> 4) & 0xF
     return (Error(data & 0xF), Op(op) if op in Op._value2member_map_ else op,
             (data >> 8) & ((1 << STATUS_COUNT_BITS) - 1))
