@@ -260,7 +260,8 @@ def test_below_splits_wide_comparisons(width, limit):
     m = Module()
     m.d.comb += below.eq(_below(value, limit))
     rng = np.random.default_rng(width * 1000 + limit)
-    edges = [v for v in (0, 1, limit - 1, limit, limit + 1, (1 << width) - 1) if 0 <= v < 1 << width]
+    edges = [v for v in (0, 1, limit - 1, limit, limit + 1, (1 << width) - 1)
+             if 0 <= v < 1 << width]
     edges += [limit | (1 << b) for b in range(width) if (limit | (1 << b)) < 1 << width]
     values = edges + [int(rng.integers(0, 1 << min(width, 62))) for _ in range(50)]
 

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from hw.eie.program import Op
 from hw.eie.array import cmd_layout
+from hw.eie.program import Op
 from hw.layouts import unpack
 from sim.eie_host import USED_FIELDS, command_payload
 from sim.eie_stimuli import build_jobs, small_config

@@ -563,7 +563,7 @@ class EieArray(wiring.Component):
         a_errors = {op: Signal(Error, name=f"cmd_a_error_{op.name.lower()}")
                     for op in port_rules}
         for op, rules in port_rules.items():
-            for k, ((_, error), flag) in enumerate(zip(rules, a_flags[op])):
+            for k, ((_, error), flag) in enumerate(zip(rules, a_flags[op], strict=True)):
                 with (m.If if k == 0 else m.Elif)(~flag):
                     m.d.comb += a_errors[op].eq(error)
         cmd = Signal.like(self.cmd.payload, name="cmd_q")
@@ -610,7 +610,7 @@ class EieArray(wiring.Component):
         with m.If(b_load):
             m.d.sync += [a_cmd.eq(self.cmd.payload), a_valid.eq(self.cmd.valid)]
             m.d.sync += [flag.eq(ok) for op, rules in port_rules.items()
-                         for (ok, _), flag in zip(rules, a_flags[op])]
+                         for (ok, _), flag in zip(rules, a_flags[op], strict=True)]
         a_error = Signal(Error, name="cmd_a_error")
         with m.Switch(a_cmd.op):
             for op, err in a_errors.items():

@@ -12,8 +12,15 @@ PEs': how much clock a larger array loses.
 from synth.devices import get_device
 from zeroskip.errors import UserError
 
-from .synth import (ROUTERS, add_run_arguments, configurations, describe_method, pe_series,
-                    run_pairs, tables)
+from .synth import (
+    ROUTERS,
+    add_run_arguments,
+    configurations,
+    describe_method,
+    pe_series,
+    run_pairs,
+    tables,
+)
 
 __all__ = ["TITLE", "HELP", "add_arguments", "measure", "scaling_table"]
 
