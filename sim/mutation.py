@@ -381,11 +381,11 @@ EQUIVALENT = {
     ("eie-pe2_q2", "const1 $flatten\\pe_1.\\act_queue.$29 B[0]"):
         "the read pointer's `+ 1` (blocks.py:189): " + _NO_OP,
     ("eie-pe2_q2", "const0 $flatten\\pe_1.\\acc.$procmux$2076 B[0]"):
-        "the reset value 0 of an accumulator valid flag: " + _NO_OP,
+        "the reset value 0 of PE 1's bank-0 valid flag of row 27: " + _NO_OP,
     ("eie-pe2_q2", "const1 $flatten\\pe_0.\\acc.$procmux$6158 B[0]"):
-        "the 1 an update's valid flag is set to: " + _NO_OP,
+        "the 1 a host input sets its row's valid flag to (bank 0, row 10): " + _NO_OP,
     ("eie-pe2_q2", "const1 $flatten\\pe_1.\\acc.$procmux$1879 B[0]"):
-        "the 1 a host input's valid flag is set to: " + _NO_OP,
+        "the 1 a host input sets its row's valid flag to (bank 0, row 34): " + _NO_OP,
     ("eie-pe2_q2", "const1 $1063 A[0]"):
         "`computing & layer_done` (array.py:793) with `computing` stuck at 1: `layer_done` "
         "(array.py:525) already has `computing` as a factor",
