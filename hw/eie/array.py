@@ -206,9 +206,9 @@ class EieArray(wiring.Component):
         from it have no field rules (NOP, READ_STATUS, CLEAR_STATUS) or are
         unknown (``OPCODE``). :meth:`elaborate` registers every rule's flag
         and makes the priority encoding and the opcode's selection a stage
-        later, so no path runs from the port through both. The checks that depend on the
-        array's state (a RUN's layer-table entries and inputs) are made when
-        the command executes.
+        later, so no path runs from the port through both. The checks that
+        depend on the array's state (a RUN's layer-table entries and inputs)
+        are made when the command executes.
         """
         cfg = self._config
         addr, value = cmd.addr, cmd.data
@@ -539,9 +539,9 @@ class EieArray(wiring.Component):
         #
         # Stage A registers the port's command with the pass flag of every
         # field rule of every opcode (:meth:`_op_rules`, from the port's
-        # fields); each opcode's error is the first of its flags that is low. Stage B (`cmd_q`)
-        # registers it with its own field error (`cmd_q_error`, `cmd_q_ok`)
-        # and its decoded fields: the opcode one-hot, the PE's lane, the
+        # fields); each opcode's error is the first of its flags that is low.
+        # Stage B (`cmd_q`) registers the command with its own field error
+        # (`cmd_q_error`, `cmd_q_ok`) and its decoded fields: the opcode one-hot, the PE's lane, the
         # layer-table entry and field, the counter. A write leaves the array
         # IDLE and the next command can follow in the next cycle; a read or a
         # run leaves IDLE, and stage B then takes no command in its cycle
@@ -557,13 +557,14 @@ class EieArray(wiring.Component):
         idle = in_state[_State.IDLE]
         a_cmd = Signal.like(self.cmd.payload, name="cmd_a")
         a_valid = Signal(name="cmd_a_valid")
-        port_rules = self._op_rules(m, self.cmd.payload)
-        a_flags = {op: [Signal(name=f"cmd_a_ok_{op.name.lower()}_{k}", init=1)
-                        for k in range(len(rules))] for op, rules in port_rules.items()}
+        # Each rule as (its stage-A flag, its condition, its error).
+        a_rules = {op: [(Signal(name=f"cmd_a_ok_{op.name.lower()}_{k}", init=1), ok, error)
+                        for k, (ok, error) in enumerate(rules)]
+                   for op, rules in self._op_rules(m, self.cmd.payload).items()}
         a_errors = {op: Signal(Error, name=f"cmd_a_error_{op.name.lower()}")
-                    for op in port_rules}
-        for op, rules in port_rules.items():
-            for k, ((_, error), flag) in enumerate(zip(rules, a_flags[op], strict=True)):
+                    for op in a_rules}
+        for op, rules in a_rules.items():
+            for k, (flag, _, error) in enumerate(rules):
                 with (m.If if k == 0 else m.Elif)(~flag):
                     m.d.comb += a_errors[op].eq(error)
         cmd = Signal.like(self.cmd.payload, name="cmd_q")
@@ -609,8 +610,7 @@ class EieArray(wiring.Component):
         ]
         with m.If(b_load):
             m.d.sync += [a_cmd.eq(self.cmd.payload), a_valid.eq(self.cmd.valid)]
-            m.d.sync += [flag.eq(ok) for op, rules in port_rules.items()
-                         for (ok, _), flag in zip(rules, a_flags[op], strict=True)]
+            m.d.sync += [flag.eq(ok) for rules in a_rules.values() for flag, ok, _ in rules]
         a_error = Signal(Error, name="cmd_a_error")
         with m.Switch(a_cmd.op):
             for op, err in a_errors.items():
