@@ -95,6 +95,9 @@ def test_compile(tmp_path, user_net, capsys):
     assert "never trained by zeroskip (no --finetune)" in report["network"]["steps"][0]
     assert report["eie"]["source"] == "cycle model"
     assert f"zeroskip simulate {out} --inputs FILE" in captured.out
+    # Without --queue-depth the array has the configuration's default depth,
+    # 16 (as deep as an ECP5 LUT RAM).
+    assert json.loads((out / "design.json").read_text())["config"]["queue_depth"] == 16
 
 
 def test_compile_bad_input(tmp_path, capsys):

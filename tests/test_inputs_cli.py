@@ -123,8 +123,8 @@ def test_output_folder_that_cannot_be_made(files, capsys, monkeypatch):
     ({"queue_depth": 4.0}, "--queue-depth must be an integer from 1 to 1024, not 4.0"),
     ({"seed": True}, "--seed must be an integer from 0 to 4294967295, not True"),
     ({"density": "0.5"}, "--density must be in (0, 1], not '0.5'"),
-    ({"synth_mhz": None}, "--synth-mhz must be a frequency in MHz above 0 and at most 1000, "
-                          "not None"),
+    ({"synth_mhz": "50"}, "--synth-mhz must be a frequency in MHz above 0 and at most 1000, "
+                          "not '50'"),
     ({"images": 1.5}, "--images must be 0 (all) or positive, not 1.5"),
     ({"target": None}, "--target must be the name of an FPGA target, not None"),
     ({"out": 3}, "--out must be a folder name, not 3"),
@@ -133,6 +133,14 @@ def test_demo_options_of_the_wrong_type(tmp_path, fields, message):
     options = DemoOptions(**{"out": str(tmp_path / "never"), **fields})
     with pytest.raises(UserError, match=r"^" + re.escape(message) + r"$"):
         plan_demo(options)
+
+
+@pytest.mark.parametrize("target, mhz", [("ecp5-25f-6", 125.0), ("ice40-up5k", 50.0)])
+def test_demo_clock_target_defaults_to_the_targets_goal(tmp_path, target, mhz):
+    plan = plan_demo(DemoOptions(out=str(tmp_path / "d"), target=target))
+    assert plan.options.synth_mhz == mhz
+    given = plan_demo(DemoOptions(out=str(tmp_path / "d"), target=target, synth_mhz=80.0))
+    assert given.options.synth_mhz == 80.0
     assert not (tmp_path / "never").exists()
 
 

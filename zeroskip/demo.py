@@ -22,11 +22,12 @@ differed from a model, 2 for bad input.
 """
 
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
+from sw_model.config import EieConfig
 from sw_model.train import Mlp
 
 from .compile import (
@@ -87,7 +88,7 @@ class DemoOptions:
 
     out: str = "build/demo"
     n_pe: int = 8
-    queue_depth: int = 8
+    queue_depth: int = EieConfig().queue_depth
     density: float = 0.1
     hidden: str | None = None
     images: int = 0
@@ -99,7 +100,7 @@ class DemoOptions:
     synth: bool = True
     target: str = "ecp5-25f-6"
     # Near what the array reaches: nextpnr spends minutes chasing an unreachable target.
-    synth_mhz: float = 50.0
+    synth_mhz: float | None = None
 
 
 @dataclass(frozen=True)
@@ -148,7 +149,8 @@ def add_arguments(parser):
     parser.add_argument("--target", default=d.target,
                         help="FPGA of the synthesis (default %(default)s)")
     parser.add_argument("--synth-mhz", type=float, default=d.synth_mhz, metavar="MHZ",
-                        help="clock target of place and route in MHz (default %(default)s)")
+                        help="clock target of place and route in MHz (default: the target's "
+                             "goal, as for zeroskip synth: 125 on ECP5, 50 on iCE40)")
 
 
 def plan_demo(options):
@@ -165,9 +167,11 @@ def plan_demo(options):
     if not isinstance(options.target, str):
         raise UserError(f"--target must be the name of an FPGA target, not {options.target!r}")
     try:
-        get_device(options.target)
+        device = get_device(options.target)
     except ValueError as exc:
         raise UserError(f"--target: {exc}") from None
+    if options.synth_mhz is None:
+        options = replace(options, synth_mhz=device.default_freq)
     check_mhz("--synth-mhz", options.synth_mhz)
     out = check_out("--out", options.out)
     if options.weights is None:

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from sw_model.config import EieConfig
+
 from .errors import UserError
 
 __all__ = [
@@ -31,9 +33,10 @@ def add_array_arguments(parser):
     """``--pe`` and ``--queue-depth``: the EIE array the network is compiled for."""
     parser.add_argument("--pe", dest="n_pe", type=int, default=8, metavar="N",
                         help=f"PEs of the EIE array, 1 to {MAX_PE} (default %(default)s)")
-    parser.add_argument("--queue-depth", type=int, default=8, metavar="N",
+    parser.add_argument("--queue-depth", type=int, default=EieConfig().queue_depth, metavar="N",
                         help=f"activation queue depth of every PE, 1 to {MAX_QUEUE_DEPTH} "
-                             f"(default %(default)s)")
+                             f"(default %(default)s, the configuration's: 16 deep costs "
+                             f"no more LUT RAM than 1 on ECP5)")
 
 
 def add_pruning_arguments(parser, *, finetune_applies):
