@@ -99,7 +99,7 @@ class DemoOptions:
     nm: bool = True
     synth: bool = True
     target: str = "ecp5-25f-6"
-    # Near what the array reaches: nextpnr spends minutes chasing an unreachable target.
+    # None: the target's own goal (`Device.default_freq`), set by plan_demo.
     synth_mhz: float | None = None
 
 
